@@ -168,6 +168,11 @@ pub trait Store: Send + Sync + 'static {
     /// Uses of `key` within the window ending now.
     async fn budget_used(&self, key: &str, window: Duration, now: DateTime<Utc>) -> Result<u32>;
 
+    // ---- restart counts (ours: Docker's RestartCount ignores `docker restart`) ----
+    /// Records that `service`'s container was seen started at `started_at`; a start time
+    /// newer than the last one seen counts one restart. Returns the restarts counted so far.
+    async fn observe_start(&self, service: &str, started_at: DateTime<Utc>) -> Result<u64>;
+
     // ---- container-level faults ----
     async fn put_fault(&self, doc: &FaultRecord) -> Result<()>;
     async fn active_faults(&self) -> Result<Vec<FaultRecord>>;

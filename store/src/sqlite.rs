@@ -489,6 +489,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn observe_start(&self, service: &str, started_at: DateTime<Utc>) -> Result<u64> {
+        let service = service.to_string();
+        self.write(move |tx, _| queue::observe_start(tx, &service, started_at))
+            .await
+    }
+
     async fn put_fault(&self, doc: &FaultRecord) -> Result<()> {
         let doc = doc.clone();
         self.write(move |tx, _| docs::put_fault(tx, &doc)).await

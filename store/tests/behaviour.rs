@@ -733,6 +733,35 @@ pub async fn faults_round_trip(s: &dyn Store) {
     assert_eq!(s.get_fault("flt-1").await.unwrap().unwrap().state, "undone");
 }
 
+pub async fn restarts_are_counted_from_start_times(s: &dyn Store) {
+    assert_eq!(s.observe_start("payment-service", t0()).await.unwrap(), 0);
+    assert_eq!(
+        s.observe_start("payment-service", t0()).await.unwrap(),
+        0,
+        "same start: no restart"
+    );
+    assert_eq!(
+        s.observe_start("payment-service", t0() + Duration::seconds(5))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.observe_start("payment-service", t0() + Duration::seconds(1))
+            .await
+            .unwrap(),
+        1,
+        "an older view changes nothing"
+    );
+    assert_eq!(
+        s.observe_start("payment-service", t0() + Duration::seconds(9))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(s.observe_start("auth-service", t0()).await.unwrap(), 0);
+}
+
 pub async fn scenarios_replace_and_are_marked(s: &dyn Store) {
     let now = t0();
     let a = seed::seed_scenario(s, seed::Scenario::MemoryLeak, now)
@@ -838,6 +867,11 @@ macro_rules! backend_suite {
         async fn faults() {
             let s = $make;
             faults_round_trip(&*s).await;
+        }
+        #[tokio::test]
+        async fn restarts() {
+            let s = $make;
+            restarts_are_counted_from_start_times(&*s).await;
         }
         #[tokio::test]
         async fn scenarios() {

@@ -262,3 +262,28 @@ pub fn budget_used(
     )
     .map(|n| n as u32)
 }
+
+pub fn observe_start(
+    tx: &Transaction<'_>,
+    service: &str,
+    started_at: DateTime<Utc>,
+) -> rusqlite::Result<u64> {
+    let seen: Option<(i64, i64)> = tx
+        .query_row(
+            "SELECT started_at, restarts FROM container_starts WHERE service = ?1",
+            [service],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let t = ms(started_at);
+    let restarts = match seen {
+        None => 0,
+        Some((prev, n)) if t > prev => n + 1,
+        Some((_, n)) => return Ok(n as u64),
+    };
+    tx.execute(
+        "INSERT OR REPLACE INTO container_starts (service, started_at, restarts) VALUES (?1, ?2, ?3)",
+        params![service, t, restarts],
+    )?;
+    Ok(restarts as u64)
+}

@@ -149,6 +149,12 @@ const MIGRATIONS: &[&str] = &[
         doc TEXT NOT NULL
     );
     CREATE INDEX faults_state ON faults (state, expires_at);
+
+    CREATE TABLE container_starts (
+        service TEXT PRIMARY KEY,
+        started_at INTEGER NOT NULL,
+        restarts INTEGER NOT NULL
+    );
     "#,
 ];
 

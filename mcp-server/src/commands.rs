@@ -1,0 +1,166 @@
+//! One function per CLI command: stdio and HTTP serving (with the runner and reaper in the
+//! background), `tools`, `call`, `seed`, `runner` and `healthcheck`.
+
+use std::io::Read;
+use std::time::Duration;
+
+use chrono::Utc;
+use quantumstate_store::seed::{self, Scenario};
+use rmcp::ServiceExt;
+use serde_json::{Value, json};
+
+use crate::app::App;
+use crate::config::HttpConfig;
+use crate::dispatch::Dispatcher;
+use crate::error::{ToolError, ToolResult};
+use crate::guard::Caller;
+use crate::server::QsServer;
+use crate::{reaper, runner};
+
+/// How long shutdown waits for background tasks.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// Starts the runner (unless disabled) and the reaper; neither runs in read-only mode.
+fn start_background(app: &App) {
+    // Opening the store now means the first tool call does not wait for it.
+    let warm = app.clone();
+    app.tasks().spawn(async move {
+        if let Err(e) = warm.store().await {
+            tracing::warn!(error = %e.message, "store not available yet; tools will say so and it will be retried");
+        }
+    });
+    if app.config().read_only {
+        return;
+    }
+    app.tasks().spawn(reaper::run(app.clone()));
+    if app.config().run_runner {
+        app.tasks().spawn(runner::run(app.clone()));
+    }
+}
+
+async fn drain(app: &App) {
+    app.shutdown().cancel();
+    app.tasks().close();
+    if tokio::time::timeout(DRAIN, app.tasks().wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("background tasks did not stop within {} s", DRAIN.as_secs());
+    }
+}
+
+/// MCP over stdio until the client closes stdin or a signal arrives.
+pub async fn stdio(app: App) -> Result<(), String> {
+    start_background(&app);
+    let server = QsServer::new(app.clone());
+    let running = server
+        .serve_with_ct(rmcp::transport::stdio_pipes(), app.shutdown().child_token())
+        .await
+        .map_err(|e| format!("the MCP session did not start: {e}"))?;
+    let reason = running.waiting().await;
+    tracing::info!(?reason, "stdio session ended");
+    drain(&app).await;
+    Ok(())
+}
+
+/// MCP and the direct routes over HTTP until a signal arrives.
+pub async fn http(app: App, cfg: HttpConfig) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    start_background(&app);
+    tracing::info!(
+        "quantumstate-mcp listening on http://{addr} (MCP at /mcp, tools at /api/tools, health at /healthz); store {}; tokens {}",
+        app.store_description(),
+        if app.config().tokens.is_empty() {
+            "none (loopback only)"
+        } else {
+            "required"
+        }
+    );
+    let result = crate::http::serve(app.clone(), cfg, listener).await;
+    drain(&app).await;
+    result.map_err(|e| format!("HTTP server failed: {e}"))
+}
+
+/// `tools`: the exposed tools as JSON, like `GET /api/tools`.
+pub async fn tools(app: App) -> String {
+    let d = Dispatcher::new(app);
+    json!({ "tools": d.list() }).to_string()
+}
+
+/// `call`: the tool's structured result, or its error.
+pub async fn call(app: App, tool: &str, json_arg: Option<&str>) -> Result<Value, ToolError> {
+    let text = match json_arg {
+        Some("-") => {
+            let mut s = String::new();
+            std::io::stdin()
+                .take(crate::http::MAX_BODY as u64 + 1)
+                .read_to_string(&mut s)
+                .map_err(|e| {
+                    ToolError::invalid(format!("cannot read arguments from stdin: {e}"))
+                })?;
+            s
+        }
+        Some(s) => s.to_string(),
+        None => "{}".to_string(),
+    };
+    let args: Value = if text.trim().is_empty() {
+        json!({})
+    } else {
+        serde_json::from_str(&text).map_err(|e| {
+            ToolError::invalid(format!("arguments are not valid JSON: {e}"))
+                .hint(format!("e.g. quantumstate-mcp call {tool} '{{}}'"))
+        })?
+    };
+    let d = Dispatcher::new(app);
+    d.call(tool, args, Caller::cli()).await
+}
+
+/// `seed [--scenario NAME]`.
+pub async fn seed(app: App, scenario: Option<&str>) -> ToolResult<Value> {
+    let scenario = match scenario {
+        None => None,
+        Some(s) => Some(Scenario::parse(s.trim()).ok_or_else(|| {
+            ToolError::invalid(format!("unknown scenario {s:?}"))
+                .hint("use memory-leak, deployment-rollback or error-spike")
+        })?),
+    };
+    let store = app.store().await?;
+    let now = Utc::now();
+    let report = seed::seed(store.as_ref(), now).await?;
+    let mut out = json!({ "store": app.store_description(), "seed": report });
+    if let Some(sc) = scenario {
+        let r = seed::seed_scenario(store.as_ref(), sc, now).await?;
+        out["scenario"] = serde_json::to_value(r).unwrap_or(Value::Null);
+    }
+    Ok(out)
+}
+
+/// `runner`: the remediation runner (and reaper) alone, until a signal arrives.
+pub async fn runner_only(app: App) {
+    if app.config().read_only {
+        tracing::warn!("--read-only: the runner would be refused every action; not starting it");
+        return;
+    }
+    app.tasks().spawn(reaper::run(app.clone()));
+    app.tasks().spawn(runner::run(app.clone()));
+    app.shutdown().cancelled().await;
+    drain(&app).await;
+}
+
+/// `healthcheck`: 0 when `/healthz` on `listen` answers 200 (for FROM scratch images).
+pub async fn healthcheck(listen: &str) -> bool {
+    let addr = listen
+        .replace("0.0.0.0", "127.0.0.1")
+        .replace("[::]", "[::1]");
+    let Ok(client) = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .no_proxy()
+        .build()
+    else {
+        return false;
+    };
+    matches!(client.get(format!("http://{addr}/healthz")).send().await, Ok(r) if r.status().is_success())
+}

@@ -1,0 +1,220 @@
+//! The one error a tool returns: a code, a message saying what went wrong and a hint
+//! saying what to try. It renders the same on every surface: an MCP tool error, the
+//! direct route's `{"error": ...}` body with its HTTP status, and `call`'s stderr.
+
+use std::time::Duration;
+
+use rmcp::handler::server::tool::IntoCallToolResult;
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use quantumstate_store::StoreError;
+
+/// Machine-readable error classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The arguments are wrong; the message says which and how.
+    InvalidArgument,
+    /// The named thing (incident, action, service) does not exist.
+    NotFound,
+    /// No token, or a wrong one.
+    Unauthorized,
+    /// A guardrail or the server's mode refused the call.
+    Forbidden,
+    /// A budget or rate limit is spent; retry after `retry_after_seconds`.
+    RateLimited,
+    /// Docker or the store cannot be reached right now.
+    Unavailable,
+    /// A check ran and did not pass (e.g. verify_recovery); details carry the measurements.
+    CheckFailed,
+    /// The operation was attempted and failed.
+    Failed,
+    /// The tool does not exist (or is hidden by the server's flags).
+    UnknownTool,
+}
+
+impl ErrorCode {
+    /// The direct route's HTTP status for this class (SPEC "Direct-route status codes").
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidArgument => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound | ErrorCode::UnknownTool => 404,
+            ErrorCode::CheckFailed => 422,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Failed => 500,
+            ErrorCode::Unavailable => 503,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidArgument => "invalid_argument",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::CheckFailed => "check_failed",
+            ErrorCode::Failed => "failed",
+            ErrorCode::UnknownTool => "unknown_tool",
+        }
+    }
+}
+
+/// A tool error the model can act on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ToolError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// What to try next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// Seconds until a retry can succeed (rate limits and budgets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
+    /// Measurements or other structured context (e.g. the recovery curve).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+}
+
+/// The envelope every surface uses for errors: `{"error": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorBody {
+    pub error: ToolError,
+}
+
+pub type ToolResult<T> = Result<T, ToolError>;
+
+impl ToolError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ToolError {
+        ToolError {
+            code,
+            message: message.into(),
+            hint: None,
+            retry_after_seconds: None,
+            details: None,
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> ToolError {
+        ToolError::new(ErrorCode::InvalidArgument, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ToolError {
+        ToolError::new(ErrorCode::NotFound, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ToolError {
+        ToolError::new(ErrorCode::Forbidden, message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> ToolError {
+        ToolError::new(ErrorCode::Unavailable, message)
+    }
+
+    pub fn failed(message: impl Into<String>) -> ToolError {
+        ToolError::new(ErrorCode::Failed, message)
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> ToolError {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn details(mut self, details: Value) -> ToolError {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn retry_after(mut self, d: Duration) -> ToolError {
+        self.retry_after_seconds = Some(d.as_secs().max(1));
+        self
+    }
+
+    /// One line for humans and for the text block of an MCP tool error.
+    pub fn to_text(&self) -> String {
+        let mut s = format!("{}: {}", self.code.as_str(), self.message);
+        if let Some(h) = &self.hint {
+            s.push_str("\nHint: ");
+            s.push_str(h);
+        }
+        if let Some(r) = self.retry_after_seconds {
+            s.push_str(&format!("\nRetry after: {r} s"));
+        }
+        s
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: self.clone(),
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self.body()).unwrap_or(Value::Null)
+    }
+}
+
+impl std::fmt::Display for ToolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_text())
+    }
+}
+
+impl std::error::Error for ToolError {}
+
+impl From<StoreError> for ToolError {
+    fn from(e: StoreError) -> ToolError {
+        let msg = e.to_string();
+        match e {
+            StoreError::Invalid(_) => ToolError::invalid(msg),
+            StoreError::NotFound { .. } => ToolError::not_found(msg),
+            StoreError::Conflict(_) => ToolError::invalid(msg),
+            StoreError::Locked { .. } => ToolError::unavailable(msg)
+                .hint("another process holds the store's write lock; retry in a few seconds")
+                .retry_after(Duration::from_secs(5)),
+            StoreError::ReadOnly { .. } | StoreError::Open { .. } | StoreError::Unavailable(_) => {
+                ToolError::unavailable(msg).hint(
+                    "the store cannot be used right now; check the file's permissions and free disk, \
+                     or point QS_STORE elsewhere",
+                )
+            }
+            StoreError::Corrupt { .. } => ToolError::unavailable(msg).hint(
+                "move the damaged file aside and run `quantumstate-mcp seed` to start a fresh store",
+            ),
+            StoreError::Backend(_) => ToolError::failed(msg),
+        }
+    }
+}
+
+/// An MCP tool error: the text block for the model, and the `{"error": ...}` envelope as
+/// structured content so scripts read the same shape as on the direct route.
+impl IntoCallToolResult for ToolError {
+    fn into_call_tool_result(self) -> Result<CallToolResponse, rmcp::ErrorData> {
+        let mut r = CallToolResult::error(vec![ContentBlock::text(self.to_text())]);
+        r.structured_content = Some(self.to_json());
+        Ok(r.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_one_envelope() {
+        let e = ToolError::invalid("confidence must be 0 to 100 (got 140)")
+            .hint("pass an integer percentage");
+        assert_eq!(
+            e.to_json(),
+            serde_json::json!({"error": {"code": "invalid_argument", "message": "confidence must be 0 to 100 (got 140)", "hint": "pass an integer percentage"}})
+        );
+        assert_eq!(e.code.http_status(), 400);
+        assert!(e.to_text().contains("Hint: pass"));
+    }
+}

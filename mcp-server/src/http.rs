@@ -1,0 +1,103 @@
+//! The HTTP surface: streamable MCP at `/mcp`, direct tool calls at `/api/tools`, health
+//! and metrics, behind one security layer (bearer tokens, Host/Origin checks against DNS
+//! rebinding, body limits).
+
+mod api;
+mod auth;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio::net::TcpListener;
+
+use crate::app::App;
+use crate::config::HttpConfig;
+use crate::dispatch::Dispatcher;
+use crate::server::QsServer;
+
+pub use auth::allowed_hosts;
+
+/// Largest request body accepted anywhere (tool arguments are small).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Shared by every route.
+#[derive(Clone)]
+pub struct HttpState {
+    pub app: App,
+    pub dispatcher: Arc<Dispatcher>,
+    pub sessions: Arc<LocalSessionManager>,
+    pub cfg: Arc<HttpConfig>,
+}
+
+/// The whole HTTP application. Must be called inside a tokio runtime.
+pub fn router(app: App, cfg: HttpConfig) -> (Router, HttpState) {
+    let mut mgr = LocalSessionManager::default();
+    mgr.session_config.keep_alive = Some(cfg.session_idle);
+    let sessions = Arc::new(mgr);
+    let hosts = allowed_hosts(&cfg);
+    let mcp_cfg = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(hosts)
+        .with_sse_keep_alive(Some(Duration::from_secs(15)))
+        .with_max_request_body_bytes(MAX_BODY)
+        .with_cancellation_token(app.shutdown().child_token());
+    let factory_app = app.clone();
+    let mcp = StreamableHttpService::new(
+        move || Ok(QsServer::new(factory_app.clone())),
+        sessions.clone(),
+        mcp_cfg,
+    );
+    let state = HttpState {
+        dispatcher: Arc::new(Dispatcher::new(app.clone())),
+        app,
+        sessions,
+        cfg: Arc::new(cfg),
+    };
+    let protected = Router::new()
+        .nest_service("/mcp", mcp)
+        .route("/api/tools", get(api::list_tools))
+        .route("/api/tools/{name}", post(api::call_tool))
+        .route("/metrics", get(api::metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    let router = Router::new()
+        .route("/healthz", get(api::healthz))
+        .merge(protected)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::check_host_and_origin,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state.clone());
+    (router, state)
+}
+
+/// Serves until the app's shutdown token is cancelled; then drains.
+pub async fn serve(app: App, cfg: HttpConfig, listener: TcpListener) -> std::io::Result<()> {
+    let (router, state) = router(app.clone(), cfg);
+    let sessions = state.sessions.clone();
+    let telemetry = app.telemetry().clone();
+    let shutdown = app.shutdown().clone();
+    app.tasks().spawn(async move {
+        loop {
+            telemetry.sessions(sessions.sessions.read().await.len());
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+        }
+    });
+    let shutdown = app.shutdown().clone();
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled_owned().await })
+    .await
+}

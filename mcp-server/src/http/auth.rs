@@ -1,0 +1,265 @@
+//! Who may talk to the HTTP server: Host and Origin checks against DNS rebinding, then
+//! bearer tokens (constant-time compare) that name the caller for the audit.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+
+use super::HttpState;
+use crate::config::{Access, HttpConfig, Token};
+use crate::error::{ErrorCode, ToolError};
+use crate::guard::{Caller, Surface};
+
+/// The console's cookie (HttpOnly, set from `/?token=` once).
+pub const COOKIE: &str = "qs_token";
+
+/// Host header values accepted: loopback names, the listen address, and configured extras.
+/// Entries without a port match any port.
+pub fn allowed_hosts(cfg: &HttpConfig) -> Vec<String> {
+    let mut hosts: Vec<String> = vec![
+        "localhost".into(),
+        "127.0.0.1".into(),
+        "::1".into(),
+        "[::1]".into(),
+    ];
+    let ip = cfg.listen.ip();
+    if !ip.is_unspecified() {
+        hosts.push(ip.to_string());
+    }
+    hosts.extend(cfg.allowed_hosts.iter().cloned());
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
+/// Splits `host[:port]` (with `[v6]:port` forms) into host and optional port.
+fn split_host(h: &str) -> (String, Option<String>) {
+    let h = h.trim().to_ascii_lowercase();
+    if let Some(rest) = h.strip_prefix('[') {
+        if let Some((v6, tail)) = rest.split_once(']') {
+            let port = tail.strip_prefix(':').map(str::to_string);
+            return (format!("[{v6}]"), port);
+        }
+        return (h, None);
+    }
+    if h.matches(':').count() > 1 {
+        return (h, None); // bare IPv6
+    }
+    match h.rsplit_once(':') {
+        Some((host, port)) => (host.to_string(), Some(port.to_string())),
+        None => (h, None),
+    }
+}
+
+fn host_allowed(value: &str, allowed: &[String]) -> bool {
+    let (host, port) = split_host(value);
+    allowed.iter().any(|a| {
+        let (ah, ap) = split_host(a);
+        let same_host = ah == host || (ah == "::1" && host == "[::1]");
+        same_host && (ap.is_none() || ap == port)
+    })
+}
+
+fn refuse(
+    state: &HttpState,
+    status: StatusCode,
+    code: ErrorCode,
+    reason: &'static str,
+    message: String,
+) -> Response {
+    state.app.telemetry().http_refused(reason);
+    let mut resp = (status, axum::Json(ToolError::new(code, message).body())).into_response();
+    if status == StatusCode::UNAUTHORIZED
+        && let Ok(v) = "Bearer realm=\"quantumstate\"".parse()
+    {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    resp
+}
+
+/// Refuses requests whose Host or Origin is not ours (DNS rebinding, cross-site pages).
+pub async fn check_host_and_origin(
+    State(state): State<HttpState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let allowed = allowed_hosts(&state.cfg);
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    match host {
+        Some(h) if host_allowed(&h, &allowed) => {}
+        Some(h) => {
+            return refuse(
+                &state,
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                "bad_host",
+                format!(
+                    "Host {:?} is not allowed (DNS-rebinding protection); allowed: {}; add yours with --allowed-hosts",
+                    crate::app::truncate(&h, 100),
+                    allowed.join(", ")
+                ),
+            );
+        }
+        None => {
+            return refuse(
+                &state,
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidArgument,
+                "no_host",
+                "no Host header".into(),
+            );
+        }
+    }
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let o = origin.to_str().unwrap_or("");
+        let listed = state
+            .cfg
+            .allowed_origins
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(o));
+        let same_host = o
+            .strip_prefix("http://")
+            .or_else(|| o.strip_prefix("https://"))
+            .is_some_and(|authority| host_allowed(authority, &allowed));
+        if !(listed || same_host) {
+            return refuse(
+                &state,
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                "bad_origin",
+                format!(
+                    "Origin {:?} is not allowed; add it with --allowed-origins",
+                    crate::app::truncate(o, 100)
+                ),
+            );
+        }
+    }
+    next.run(req).await
+}
+
+/// Compares secrets in time independent of where they differ (and of their lengths).
+pub fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    let n = given.len().max(expected.len()).max(1);
+    let mut a = vec![0u8; n];
+    let mut b = vec![0u8; n];
+    a[..given.len()].copy_from_slice(given);
+    b[..expected.len()].copy_from_slice(expected);
+    let len_eq = (given.len() as u64).ct_eq(&(expected.len() as u64));
+    (a.ct_eq(&b) & len_eq).into()
+}
+
+/// The token a request presents: `Authorization: Bearer ...`, else the console cookie.
+fn presented(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let v = v.trim();
+        if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") {
+            return Some(v[7..].trim().to_string());
+        }
+        return Some(String::new());
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            kv.trim()
+                .strip_prefix(&format!("{COOKIE}="))
+                .map(str::to_string)
+        })
+}
+
+/// Finds the token whose secret matches, checking every token (no early exit).
+pub fn find_token<'a>(tokens: &'a [Token], secret: &str) -> Option<&'a Token> {
+    let mut found = None;
+    for t in tokens {
+        if same_secret(secret.as_bytes(), t.secret.as_bytes()) {
+            found = Some(t);
+        }
+    }
+    found
+}
+
+/// Names the caller (and refuses unauthenticated requests when tokens are configured).
+pub async fn authenticate(
+    State(state): State<HttpState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let tokens = &state.app.config().tokens;
+    let caller = if tokens.is_empty() {
+        Caller {
+            name: "local".into(),
+            access: Access::Write,
+            surface: Surface::Http,
+        }
+    } else {
+        let Some(secret) = presented(req.headers()) else {
+            return refuse(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthorized,
+                "no_token",
+                "this server needs a bearer token: send Authorization: Bearer <secret>".into(),
+            );
+        };
+        match find_token(tokens, &secret) {
+            Some(t) => Caller {
+                name: t.name.clone(),
+                access: t.access,
+                surface: Surface::Http,
+            },
+            None => {
+                return refuse(
+                    &state,
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::Unauthorized,
+                    "wrong_token",
+                    "the bearer token is not valid".into(),
+                );
+            }
+        }
+    };
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_match_with_and_without_ports() {
+        let allowed = vec![
+            "localhost".to_string(),
+            "127.0.0.1".into(),
+            "[::1]".into(),
+            "qs.internal:8080".into(),
+        ];
+        assert!(host_allowed("127.0.0.1:8080", &allowed));
+        assert!(host_allowed("LOCALHOST", &allowed));
+        assert!(host_allowed("[::1]:8080", &allowed));
+        assert!(host_allowed("qs.internal:8080", &allowed));
+        assert!(!host_allowed("qs.internal:9090", &allowed));
+        assert!(!host_allowed("evil.example:8080", &allowed));
+        assert!(!host_allowed("127.0.0.1.evil.example", &allowed));
+    }
+
+    #[test]
+    fn secrets_compare_exactly() {
+        assert!(same_secret(b"0123456789", b"0123456789"));
+        assert!(!same_secret(b"0123456789", b"0123456788"));
+        assert!(!same_secret(b"012345678", b"0123456789"));
+        assert!(!same_secret(b"", b"0123456789"));
+    }
+}

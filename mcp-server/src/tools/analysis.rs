@@ -1,0 +1,627 @@
+//! The analysis toolset: anomalies judged from the stored series (see `crate::analysis`
+//! for the rules), deployments next to what the metrics did around them, and the
+//! recovery check that closes every remediation.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use quantumstate_store::{
+    Aggregation, Deployment, DeploymentFilter, DynStore, Level, MetricQuery, MetricType, Point,
+    TimeRange,
+};
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::service::RequestContext;
+use rmcp::{Json, RoleServer, tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{limit, window};
+use crate::analysis::{self, Anomaly, ServiceData, ServiceStatus};
+use crate::app::App;
+use crate::error::{ErrorCode, ToolError, ToolResult};
+use crate::server::QsServer;
+
+/// Samples read per metric for one assessment (32 minutes at 1 s is 1,920).
+const MAX_SAMPLES: usize = 4_000;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DetectArgs {
+    /// Only this service; default every service with data or a container.
+    #[serde(default)]
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ServiceVerdict {
+    pub service: String,
+    /// healthy, anomalous, or unknown (no fresh data: never assumed healthy).
+    pub status: ServiceStatus,
+    pub last_sample_at: Option<DateTime<Utc>>,
+    /// Why the status is unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Detection {
+    /// One verdict per service checked, by name.
+    pub services: Vec<ServiceVerdict>,
+    /// Anomalies, most severe and confident first.
+    pub anomalies: Vec<Anomaly>,
+    pub truncated: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrelateArgs {
+    /// Only this service's deployments.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// How far back to look for deployments, like 1h (1s to 30d). Default 1h.
+    #[serde(default)]
+    pub window: Option<String>,
+    /// At most this many deployments, newest first, 1–50 (default 10).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// A metric just before and just after a deployment.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BeforeAfter {
+    pub metric: MetricType,
+    /// Mean over the 10 minutes before.
+    pub before_avg: Option<f64>,
+    /// Mean over up to 10 minutes after.
+    pub after_avg: Option<f64>,
+    pub after_max: Option<f64>,
+    pub before_samples: u64,
+    pub after_samples: u64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Correlation {
+    pub deployment: Deployment,
+    pub metrics: Vec<BeforeAfter>,
+    /// regression (errors or latency jumped after it), no_change, or insufficient_data.
+    pub verdict: String,
+    pub explanation: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Correlations {
+    /// Newest first.
+    pub deployments: Vec<Correlation>,
+    pub truncated: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyArgs {
+    /// The service to verify, e.g. payment-service.
+    pub service: String,
+    /// How long the recovered state must hold, 5–600 s (default 30).
+    #[serde(default)]
+    pub hold_seconds: Option<i64>,
+    /// How long to wait in all for a hold to complete, up to 900 s (default hold + 60).
+    #[serde(default)]
+    pub timeout_seconds: Option<i64>,
+}
+
+/// One sample time of the recovery curve.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CurvePoint {
+    pub t: DateTime<Utc>,
+    pub up: Option<f64>,
+    pub memory_percent: Option<f64>,
+    pub error_rate: Option<f64>,
+    pub request_latency_ms: Option<f64>,
+    /// True when this sample meets every bar.
+    pub ok: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Recovery {
+    pub service: String,
+    pub passed: bool,
+    /// Seconds the bars held, ending at the newest sample.
+    pub held_seconds: f64,
+    pub samples: usize,
+    /// memory < 65 %, errors < 2.5/min, p95 latency < 400 ms, and up.
+    pub thresholds: String,
+    /// The measured curve over the hold, oldest first.
+    pub points: Vec<CurvePoint>,
+    pub truncated: bool,
+}
+
+const THRESHOLDS: &str =
+    "memory_percent < 65, error_rate < 2.5/min, request_latency_ms < 400, up = 1";
+
+/// Everything `crate::analysis::assess` needs about one service, read from the store.
+pub async fn gather(
+    app: &App,
+    store: &DynStore,
+    service: &str,
+    now: DateTime<Utc>,
+) -> ToolResult<ServiceData> {
+    let range = TimeRange {
+        from: now - analysis::BASELINE_SPAN - analysis::RECENT_SPAN,
+        to: now,
+    };
+    let read = |mt: MetricType| {
+        let store = store.clone();
+        let svc = service.to_string();
+        async move { store.metric_samples(&svc, mt, range, MAX_SAMPLES).await }
+    };
+    let (memory, cpu, errors, latency, up) = tokio::try_join!(
+        read(MetricType::MemoryPercent),
+        read(MetricType::CpuPercent),
+        read(MetricType::ErrorRate),
+        read(MetricType::RequestLatencyMs),
+        read(MetricType::Up),
+    )?;
+    let scenario = store
+        .query_metrics(&MetricQuery {
+            service: service.into(),
+            metric_type: MetricType::Up,
+            range,
+            aggregation: Aggregation::Avg,
+            max_points: 0,
+        })
+        .await?
+        .includes_scenario_data;
+    let deployments = store
+        .list_deployments(&DeploymentFilter {
+            service: Some(service.into()),
+            range: Some(TimeRange {
+                from: now - Duration::minutes(90),
+                to: now,
+            }),
+            limit: 20,
+        })
+        .await?
+        .items;
+    let error_logs = store
+        .count_logs(
+            Some(service),
+            Level::Error,
+            TimeRange {
+                from: now - Duration::minutes(5),
+                to: now,
+            },
+        )
+        .await?;
+    let interval = analysis::infer_interval(&up).unwrap_or(app.config().scrape_interval);
+    Ok(ServiceData {
+        service: service.into(),
+        now: Some(now),
+        memory,
+        cpu,
+        errors,
+        latency,
+        up,
+        deployments,
+        error_logs,
+        scenario,
+        interval_secs: Some(interval),
+    })
+}
+
+/// Detection over the given services (or all known ones).
+pub async fn detect(app: &App, only: Option<String>) -> ToolResult<Detection> {
+    let store = app.store().await?;
+    let now = Utc::now();
+    let services: Vec<String> = match only {
+        Some(s) => vec![s],
+        None => {
+            let mut v: Vec<String> = store
+                .metric_services(now - analysis::BASELINE_SPAN - analysis::RECENT_SPAN)
+                .await?
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect();
+            // Containers without any data are listed too (as unknown), when Docker answers.
+            if let Ok(list) = app.fleet().list_cached().await {
+                v.extend(list.into_iter().map(|c| c.name));
+            }
+            v.sort();
+            v.dedup();
+            v
+        }
+    };
+    let mut verdicts = Vec::new();
+    let mut anomalies = Vec::new();
+    for svc in services {
+        let data = gather(app, &store, &svc, now).await?;
+        let a = analysis::assess(&data);
+        verdicts.push(ServiceVerdict {
+            service: svc,
+            status: a.status,
+            last_sample_at: a.last_sample_at,
+            reason: a.reason,
+        });
+        anomalies.extend(a.anomalies);
+    }
+    anomalies.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(b.confidence.cmp(&a.confidence))
+            .then(a.service.cmp(&b.service))
+            .then(a.anomaly_type.cmp(&b.anomaly_type))
+    });
+    let truncated = anomalies.len() > 50;
+    anomalies.truncate(50);
+    Ok(Detection {
+        services: verdicts,
+        anomalies,
+        truncated,
+    })
+}
+
+async fn before_after(
+    store: &DynStore,
+    service: &str,
+    mt: MetricType,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> ToolResult<BeforeAfter> {
+    let q = |from, to| MetricQuery {
+        service: service.into(),
+        metric_type: mt,
+        range: TimeRange { from, to },
+        aggregation: Aggregation::Avg,
+        max_points: 0,
+    };
+    let before = store
+        .query_metrics(&q(
+            at - Duration::minutes(10),
+            at - Duration::milliseconds(1),
+        ))
+        .await?
+        .summary;
+    let after = store
+        .query_metrics(&q(at, (at + Duration::minutes(10)).min(now)))
+        .await?
+        .summary;
+    let r = |x: Option<f64>| x.map(|v| (v * 100.0).round() / 100.0);
+    Ok(BeforeAfter {
+        metric: mt,
+        before_avg: r(before.avg),
+        after_avg: r(after.avg),
+        after_max: r(after.max),
+        before_samples: before.count,
+        after_samples: after.count,
+    })
+}
+
+fn judge(m: &[BeforeAfter]) -> (String, String) {
+    let enough = m
+        .iter()
+        .all(|x| x.before_samples >= 3 && x.after_samples >= 3);
+    let mut findings = Vec::new();
+    for x in m {
+        let (Some(b), Some(a), Some(mx)) = (x.before_avg, x.after_avg, x.after_max) else {
+            continue;
+        };
+        match x.metric {
+            MetricType::ErrorRate if mx > analysis::ERRORS_HEALTHY_MAX.max(3.0 * b + 1.0) => {
+                findings.push(format!(
+                    "errors rose from {b:.1}/min to {a:.1}/min on average (peak {mx:.1})"
+                ))
+            }
+            MetricType::RequestLatencyMs if a > analysis::LATENCY_HEALTHY_MAX_MS.max(2.0 * b) => {
+                findings.push(format!("p95 latency rose from {b:.0} ms to {a:.0} ms"))
+            }
+            MetricType::MemoryPercent if a > b + 15.0 => {
+                findings.push(format!("memory rose from {b:.1} % to {a:.1} %"))
+            }
+            _ => {}
+        }
+    }
+    if !findings.is_empty() {
+        (
+            "regression".into(),
+            format!("after this deployment {}", findings.join("; ")),
+        )
+    } else if !enough {
+        (
+            "insufficient_data".into(),
+            "fewer than 3 samples before or after the deployment".into(),
+        )
+    } else {
+        (
+            "no_change".into(),
+            "errors, latency and memory stayed within their pre-deployment range".into(),
+        )
+    }
+}
+
+/// A curve point per `up` sample, with the nearest other metrics at that time.
+fn curve(up: &[Point], mem: &[Point], err: &[Point], lat: &[Point]) -> Vec<CurvePoint> {
+    let near = |s: &[Point], t: DateTime<Utc>| -> Option<f64> {
+        s.iter()
+            .filter(|p| (p.t - t).num_milliseconds().abs() <= 1_500)
+            .min_by_key(|p| (p.t - t).num_milliseconds().abs())
+            .map(|p| p.v)
+    };
+    up.iter()
+        .map(|u| {
+            let (m, e, l) = (near(mem, u.t), near(err, u.t), near(lat, u.t));
+            let ok = u.v >= 0.5
+                && m.is_none_or(|v| v < analysis::RECOVERY_MEMORY)
+                && e.is_none_or(|v| v < analysis::RECOVERY_ERRORS)
+                && l.is_none_or(|v| v < analysis::RECOVERY_LATENCY_MS)
+                && (m.is_some() || e.is_some());
+            CurvePoint {
+                t: u.t,
+                up: Some(u.v),
+                memory_percent: m,
+                error_rate: e,
+                request_latency_ms: l,
+                ok,
+            }
+        })
+        .collect()
+}
+
+#[tool_router(router = analysis_tools, vis = "pub(crate)")]
+impl QsServer {
+    #[tool(
+        description = "Judge the fleet (or one service) from the stored metrics: values past seed 001's alarm levels (memory > 80 %, CPU > 85 %, errors > 10/min, p95 > 1000 ms) or upward jumps from the service's own 30-minute baseline, plus services that stopped answering. Each anomaly has a type (memory_leak_progressive, error_spike_sudden, deployment_regression, cpu_saturation, latency_degradation, service_down), a confidence and its evidence (current vs baseline, slope, minutes to 90 % memory, top error codes, a recent deployment). Services without fresh data are `unknown`, never healthy. Next: correlate_deployments, search_logs, find_similar_incidents.",
+        annotations(
+            title = "Detect anomalies",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub async fn detect_anomalies(
+        &self,
+        Parameters(a): Parameters<DetectArgs>,
+    ) -> Result<Json<Detection>, ToolError> {
+        let only = match a.service.as_deref() {
+            Some(s) => Some(self.app.check_service(s).await?),
+            None => None,
+        };
+        Ok(Json(detect(&self.app, only).await?))
+    }
+
+    #[tool(
+        description = "List recent deployments (ours, and version changes the scraper saw) with each service's error rate, p95 latency and memory in the 10 minutes before and after, and a verdict: regression, no_change or insufficient_data. Use it when an anomaly may follow a release; a regression points to rollback_deployment.",
+        annotations(
+            title = "Correlate deployments",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub async fn correlate_deployments(
+        &self,
+        Parameters(a): Parameters<CorrelateArgs>,
+    ) -> Result<Json<Correlations>, ToolError> {
+        let service = match a.service.as_deref() {
+            Some(s) => Some(self.app.check_service(s).await?),
+            None => None,
+        };
+        let w = window(a.window.as_deref(), "1h")?;
+        let limit = limit(a.limit, 10, 50, "limit")?;
+        let now = Utc::now();
+        let store = self.app.store().await?;
+        let page = store
+            .list_deployments(&DeploymentFilter {
+                service,
+                range: Some(w.range_ending(now)),
+                limit,
+            })
+            .await?;
+        let mut out = Vec::new();
+        for d in page.items {
+            let mut metrics = Vec::new();
+            for mt in [
+                MetricType::ErrorRate,
+                MetricType::RequestLatencyMs,
+                MetricType::MemoryPercent,
+            ] {
+                metrics.push(before_after(&store, &d.service, mt, d.at, now).await?);
+            }
+            let (verdict, explanation) = judge(&metrics);
+            out.push(Correlation {
+                deployment: d,
+                metrics,
+                verdict,
+                explanation,
+            });
+        }
+        Ok(Json(Correlations {
+            deployments: out,
+            truncated: page.truncated,
+        }))
+    }
+
+    #[tool(
+        description = "Verify that a service recovered: passes when memory < 65 %, errors < 2.5/min and p95 latency < 400 ms (and the service answers) hold for hold_seconds with at least 3 fresh samples. Waits up to timeout_seconds for such a hold, sending progress notifications. On failure it is an error carrying the measured curve. Call it after every remediation, then record_incident.",
+        annotations(
+            title = "Verify recovery",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub async fn verify_recovery(
+        &self,
+        Parameters(a): Parameters<VerifyArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Recovery>, ToolError> {
+        let service = self.app.check_service(&a.service).await?;
+        let hold = match a.hold_seconds {
+            None => 30,
+            Some(h) if (5..=600).contains(&h) => h,
+            Some(h) => {
+                return Err(ToolError::invalid(format!(
+                    "hold_seconds must be 5 to 600 (got {h})"
+                )));
+            }
+        };
+        let timeout = match a.timeout_seconds {
+            None => (hold + 60).min(900),
+            Some(t) if (hold..=900).contains(&t) => t,
+            Some(t) => {
+                return Err(ToolError::invalid(format!(
+                    "timeout_seconds must be {hold} (the hold) to 900 (got {t})"
+                )));
+            }
+        };
+        let store = self.app.store().await?;
+        let start = Utc::now();
+        let deadline = tokio::time::Instant::now() + StdDuration::from_secs(timeout as u64);
+        let poll = StdDuration::from_secs_f64(self.app.config().scrape_interval.clamp(0.5, 5.0));
+        let mut last_points: Vec<CurvePoint>;
+        let mut polls = 0u32;
+        loop {
+            let now = Utc::now();
+            let range = TimeRange {
+                from: now - Duration::seconds(hold),
+                to: now,
+            };
+            let read = |mt| store.metric_samples(&service, mt, range, MAX_SAMPLES);
+            let (up, mem, err, lat) = tokio::try_join!(
+                read(MetricType::Up),
+                read(MetricType::MemoryPercent),
+                read(MetricType::ErrorRate),
+                read(MetricType::RequestLatencyMs)
+            )?;
+            let points = curve(&up, &mem, &err, &lat);
+            // The compliant run ending at the newest sample.
+            let run: Vec<&CurvePoint> = points.iter().rev().take_while(|p| p.ok).collect();
+            let held = match (run.last(), run.first()) {
+                (Some(first), Some(last)) => (last.t - first.t).num_milliseconds() as f64 / 1000.0,
+                _ => 0.0,
+            };
+            let fresh = points.last().is_some_and(|p| {
+                (now - p.t).num_milliseconds() as f64 / 1000.0
+                    <= 3.0 * self.app.config().scrape_interval.max(1.0)
+            });
+            // The run must cover the hold (within one sample spacing) and be made of fresh samples.
+            let spacing = analysis::infer_interval(&up).unwrap_or(1.0);
+            let passed = fresh
+                && run.len() >= 3
+                && run.len() == points.len()
+                && held + spacing >= hold as f64
+                && now - start >= Duration::seconds(0);
+            polls += 1;
+            let elapsed = (now - start).num_seconds() as f64;
+            self.progress(
+                &ctx,
+                elapsed.min(timeout as f64),
+                Some(timeout as f64),
+                format!(
+                    "{service}: bars held for {held:.0} s of {hold} s over {} samples",
+                    run.len()
+                ),
+            )
+            .await;
+            if passed {
+                return Ok(Json(Recovery {
+                    service,
+                    passed: true,
+                    held_seconds: (held * 10.0).round() / 10.0,
+                    samples: points.len(),
+                    thresholds: THRESHOLDS.into(),
+                    points,
+                    truncated: false,
+                }));
+            }
+            last_points = points;
+            if tokio::time::Instant::now() + poll > deadline {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = ctx.ct.cancelled() => return Err(ToolError::failed("cancelled by the client")),
+            }
+        }
+        let bad: Vec<String> = last_points
+            .iter()
+            .filter(|p| !p.ok)
+            .take(5)
+            .map(|p| {
+                format!(
+                    "{}: up {:?}, memory {:?} %, errors {:?}/min, p95 {:?} ms",
+                    p.t.format("%H:%M:%S"),
+                    p.up,
+                    p.memory_percent,
+                    p.error_rate,
+                    p.request_latency_ms
+                )
+            })
+            .collect();
+        let why = if last_points.is_empty() {
+            "no samples arrived during the hold (is the scraper running?)".to_string()
+        } else if last_points.len() < 3 {
+            format!(
+                "only {} samples in the last {hold} s; at least 3 are needed",
+                last_points.len()
+            )
+        } else if bad.is_empty() {
+            "the samples met the bars but did not yet span the hold".to_string()
+        } else {
+            format!("bars not met at {}", bad.join("; "))
+        };
+        let body = serde_json::json!({
+            "service": service,
+            "thresholds": THRESHOLDS,
+            "hold_seconds": hold,
+            "polls": polls,
+            "points": last_points,
+        });
+        Err(ToolError::new(ErrorCode::CheckFailed, format!("{service} did not hold recovery for {hold} s within {timeout} s: {why}"))
+            .hint("read the curve: remediation may not have fixed the cause; check detect_anomalies and search_logs before acting again")
+            .details(body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pt(s: i64, v: f64) -> Point {
+        Point {
+            t: DateTime::<Utc>::from_timestamp(1_800_000_000 + s, 0).unwrap(),
+            v,
+        }
+    }
+
+    #[test]
+    fn the_curve_marks_each_sample() {
+        let up = vec![pt(0, 0.0), pt(1, 1.0), pt(2, 1.0)];
+        let mem = vec![pt(0, 3.0), pt(1, 70.0), pt(2, 4.0)];
+        let err = vec![pt(1, 0.0), pt(2, 0.0)];
+        let c = curve(&up, &mem, &err, &[]);
+        assert_eq!(
+            c.iter().map(|p| p.ok).collect::<Vec<_>>(),
+            vec![false, false, true]
+        );
+    }
+
+    #[test]
+    fn a_deploy_followed_by_errors_is_a_regression() {
+        let m = vec![BeforeAfter {
+            metric: MetricType::ErrorRate,
+            before_avg: Some(0.4),
+            after_avg: Some(12.0),
+            after_max: Some(18.0),
+            before_samples: 40,
+            after_samples: 40,
+        }];
+        assert_eq!(judge(&m).0, "regression");
+        let quiet = vec![BeforeAfter {
+            after_avg: Some(0.5),
+            after_max: Some(0.9),
+            ..m.into_iter().next().unwrap()
+        }];
+        assert_eq!(judge(&quiet).0, "no_change");
+    }
+}
