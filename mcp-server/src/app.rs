@@ -166,7 +166,8 @@ pub fn truncate(s: &str, max: usize) -> String {
 }
 
 /// Opens the store lazily and again after a failure, at most every few seconds.
-struct StoreHandle {
+/// Shared with the scraper, which must keep polling while the store is away.
+pub struct StoreHandle {
     spec: Option<String>,
     state: Mutex<StoreState>,
 }
@@ -179,7 +180,7 @@ struct StoreState {
 const REOPEN_AFTER: Duration = Duration::from_secs(2);
 
 impl StoreHandle {
-    fn new(spec: Option<String>) -> StoreHandle {
+    pub fn new(spec: Option<String>) -> StoreHandle {
         StoreHandle {
             spec,
             state: Mutex::new(StoreState {
@@ -189,7 +190,7 @@ impl StoreHandle {
         }
     }
 
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         match StoreSpec::parse(self.spec.as_deref()) {
             Ok(StoreSpec::Sqlite(p)) => format!("sqlite:{}", p.display()),
             Ok(StoreSpec::Elasticsearch) => "elasticsearch".into(),
@@ -197,7 +198,7 @@ impl StoreHandle {
         }
     }
 
-    async fn get(&self) -> ToolResult<DynStore> {
+    pub async fn get(&self) -> ToolResult<DynStore> {
         let mut st = self.state.lock().await;
         if let Some(s) = &st.store {
             return Ok(s.clone());

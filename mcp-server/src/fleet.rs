@@ -142,6 +142,13 @@ pub trait Fleet: Send + Sync + 'static {
     async fn inspect(&self, service: &str) -> FleetResult<ContainerDetail>;
     async fn stats(&self, service: &str) -> FleetResult<ContainerStats>;
     async fn logs(&self, service: &str, opts: LogOptions) -> FleetResult<Vec<RawLog>>;
+    /// Follows a container's log from `since` (whole seconds: the caller drops lines at or
+    /// before its own cursor). The stream ends when the container stops.
+    async fn follow_logs(
+        &self,
+        service: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> FleetResult<futures::stream::BoxStream<'static, FleetResult<RawLog>>>;
     async fn restart(&self, service: &str, timeout: Duration) -> FleetResult<()>;
     async fn stop(&self, service: &str, timeout: Duration) -> FleetResult<()>;
     async fn start(&self, service: &str) -> FleetResult<()>;

@@ -79,8 +79,13 @@ impl DockerFleet {
             Ok(v) => Ok(v),
             Err(e) => {
                 let err = map_err(e);
-                if matches!(err, FleetError::Unavailable(_)) {
-                    *self.client.lock().await = None;
+                match err {
+                    FleetError::Unavailable(_) => *self.client.lock().await = None,
+                    // The cached listing may name a container that was replaced.
+                    FleetError::NotFound(_) => {
+                        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = None
+                    }
+                    _ => {}
                 }
                 Err(err)
             }
@@ -428,6 +433,46 @@ impl Fleet for DockerFleet {
             Ok(out)
         })
         .await
+    }
+
+    async fn follow_logs(
+        &self,
+        service: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> FleetResult<futures::stream::BoxStream<'static, FleetResult<RawLog>>> {
+        let info = self.resolve(service).await?;
+        let d = self.docker().await?;
+        let since = since
+            .map(|t| t.timestamp().clamp(0, i32::MAX as i64) as i32)
+            .unwrap_or(0);
+        let o = LogsOptionsBuilder::new()
+            .follow(true)
+            .stdout(true)
+            .stderr(true)
+            .timestamps(true)
+            .since(since)
+            .tail(if since > 0 { "all" } else { "200" })
+            .build();
+        let stream = d.logs(&info.id, Some(o)).filter_map(|item| async move {
+            match item {
+                Err(e) => Some(Err(map_err(e))),
+                Ok(out) => {
+                    let stream = match &out {
+                        bollard::container::LogOutput::StdErr { .. } => "stderr",
+                        _ => "stdout",
+                    };
+                    let text = String::from_utf8_lossy(out.as_ref()).to_string();
+                    let (ts, line) = text.split_once(' ').unwrap_or(("", text.as_str()));
+                    let at = docker_time(Some(ts))?;
+                    Some(Ok(RawLog {
+                        at,
+                        stream: stream.into(),
+                        line: line.trim_end().to_string(),
+                    }))
+                }
+            }
+        });
+        Ok(Box::pin(stream))
     }
 
     async fn restart(&self, service: &str, timeout: Duration) -> FleetResult<()> {
