@@ -150,6 +150,11 @@ impl App {
         if known.iter().any(|k| k == s) {
             return Ok(s.to_string());
         }
+        // A container that exists but is not ours is refused naming the label, not "unknown".
+        if let Err(e @ crate::fleet::FleetError::NotManaged { .. }) = self.fleet().inspect(s).await
+        {
+            return Err(e.into());
+        }
         Err(ToolError::invalid(format!("unknown service {s:?}"))
             .hint(format!("known services: {}", known.join(", "))))
     }

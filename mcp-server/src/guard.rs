@@ -242,7 +242,6 @@ impl Guard {
             if let Err(e) = store.put_audit(&record).await {
                 tracing::error!(error = %e, "could not audit a refusal");
             }
-            app.telemetry().tool_call(req.tool, "refused", 0.0);
             return Err(refusal);
         }
         store.put_audit(&record).await.map_err(|e| {
@@ -255,6 +254,40 @@ impl Guard {
             store,
             started: Instant::now(),
         })
+    }
+
+    /// Audits a mutation refused before it reached `admit` (e.g. it named a container
+    /// that is not managed). Best effort: the refusal stands even if the store is away.
+    pub async fn refuse(
+        &self,
+        app: &App,
+        caller: &Caller,
+        tool: &'static str,
+        arguments: Value,
+        service: Option<String>,
+        err: &ToolError,
+    ) {
+        let Ok(store) = app.store().await else { return };
+        let dry_run = arguments
+            .get("dry_run")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let rec = AuditRecord {
+            id: quantumstate_store::new_id("aud"),
+            timestamp: Utc::now(),
+            who: caller.name.clone(),
+            tool: tool.to_string(),
+            arguments,
+            dry_run,
+            outcome: Outcome::Refused,
+            service,
+            plan_id: None,
+            detail: Some(err.message.clone()),
+            duration_ms: 0,
+        };
+        if let Err(e) = store.put_audit(&rec).await {
+            tracing::error!(error = %e, "could not audit a refusal");
+        }
     }
 
     async fn check(

@@ -56,8 +56,27 @@ impl SqliteStore {
                 reason: "it is a directory, not a database file".into(),
             });
         }
-        let mut writer = open_conn(path, false)?;
-        schema::migrate(&mut writer).map_err(|e| map_err(path, e))?;
+        // Two processes creating the same new file at once (compose starts the scraper and
+        // the server together) can briefly see I/O or lock errors while the other switches
+        // it to WAL and migrates; a few bounded retries ride that out.
+        let mut attempt = 0;
+        let writer = loop {
+            let opened = open_conn(path, false).and_then(|mut w| {
+                schema::migrate(&mut w).map_err(|e| map_err(path, e))?;
+                Ok(w)
+            });
+            match opened {
+                Ok(w) => break w,
+                Err(e @ (StoreError::Locked { .. } | StoreError::Unavailable(_)))
+                    if attempt < 10 =>
+                {
+                    tracing::debug!(error = %e, attempt, "retrying store open");
+                    attempt += 1;
+                    std::thread::sleep(StdDuration::from_millis(100 * attempt));
+                }
+                Err(e) => return Err(e),
+            }
+        };
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),

@@ -198,6 +198,35 @@ impl Fleet {
     /// Back to a clean fleet: every container running (started or unpaused), healthy,
     /// and with no active fault.
     pub async fn reset(&self) -> anyhow::Result<()> {
+        // Drift a test may leave behind: another version deployed, a raised memory limit,
+        // or a container cut from the fleet network. Compose recreates those from the file.
+        for s in SERVICES {
+            let fmt = "{{range .Config.Env}}{{println .}}{{end}}|{{.HostConfig.Memory}}|{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}";
+            if let Ok(out) = docker(&["inspect", "--format", fmt, s.name]).await {
+                let mut parts = out.split('|');
+                let env = parts.next().unwrap_or("");
+                let memory = parts.next().unwrap_or("").trim();
+                let nets = parts.next().unwrap_or("");
+                let drifted = !env.lines().any(|l| l.trim() == "SERVICE_VERSION=1.0.0")
+                    || memory != "268435456"
+                    || !nets.split_whitespace().any(|n| n == "quantumstate-fleet");
+                if drifted {
+                    self.compose
+                        .run(
+                            self.project.as_deref(),
+                            &[
+                                "up",
+                                "-d",
+                                "--no-build",
+                                "--no-deps",
+                                "--force-recreate",
+                                s.name,
+                            ],
+                        )
+                        .await?;
+                }
+            }
+        }
         for s in SERVICES {
             let state = docker(&["inspect", "--format", "{{.State.Status}}", s.name]).await;
             match state.as_deref().map(str::trim) {

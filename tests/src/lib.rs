@@ -5,6 +5,8 @@
 //! locally, but fail in CI (`CI` set), where a skip would hide a broken setup.
 
 pub mod fleet;
+pub mod qs;
+pub mod stack;
 
 use std::future::Future;
 use std::path::PathBuf;

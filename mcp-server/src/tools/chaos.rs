@@ -368,7 +368,14 @@ impl QsServer {
         Parameters(a): Parameters<InjectArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Mutation<Injected>>, ToolError> {
-        let service = self.app.check_service(&a.service).await?;
+        let service = self
+            .target(
+                &ctx,
+                "inject_fault",
+                &serde_json::to_value(&a).unwrap_or(Value::Null),
+                &a.service,
+            )
+            .await?;
         let ttl = a.ttl_seconds;
         if !(1..=MAX_TTL).contains(&ttl) {
             return Err(ToolError::invalid(format!(

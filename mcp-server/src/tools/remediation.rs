@@ -230,6 +230,34 @@ fn args_json<T: Serialize>(a: &T) -> Value {
 }
 
 impl QsServer {
+    /// Checks the service a mutating tool names; a refusal here (not managed, unknown) is
+    /// audited like any other.
+    pub(crate) async fn target(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        tool: &'static str,
+        args: &Value,
+        service: &str,
+    ) -> ToolResult<String> {
+        match self.app.check_service(service).await {
+            Ok(s) => Ok(s),
+            Err(e) => {
+                self.app
+                    .guard()
+                    .refuse(
+                        &self.app,
+                        &Caller::from_ctx(ctx),
+                        tool,
+                        args.clone(),
+                        Some(service.to_string()),
+                        &e,
+                    )
+                    .await;
+                Err(e)
+            }
+        }
+    }
+
     /// Asks the user to confirm a destructive call made without a plan, when the client can
     /// ask (elicitation). Clients that cannot are not blocked: the guard and audit still apply.
     pub(crate) async fn confirm(
@@ -309,7 +337,9 @@ impl QsServer {
         Parameters(a): Parameters<RestartArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Mutation<Restarted>>, ToolError> {
-        let service = self.app.check_service(&a.service).await?;
+        let service = self
+            .target(&ctx, "restart_container", &args_json(&a), &a.service)
+            .await?;
         let wait = if a.wait_healthy.unwrap_or(true) {
             Some(wait_secs(a.timeout_seconds)?)
         } else {
@@ -395,7 +425,9 @@ impl QsServer {
         Parameters(a): Parameters<StopStartArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Mutation<Stopped>>, ToolError> {
-        let service = self.app.check_service(&a.service).await?;
+        let service = self
+            .target(&ctx, "stop_container", &args_json(&a), &a.service)
+            .await?;
         let caller = Caller::from_ctx(&ctx);
         let req = Request {
             tool: "stop_container",
@@ -451,7 +483,9 @@ impl QsServer {
         Parameters(a): Parameters<StopStartArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Mutation<Started>>, ToolError> {
-        let service = self.app.check_service(&a.service).await?;
+        let service = self
+            .target(&ctx, "start_container", &args_json(&a), &a.service)
+            .await?;
         let caller = Caller::from_ctx(&ctx);
         let ticket = self
             .app
@@ -521,7 +555,9 @@ impl QsServer {
         Parameters(a): Parameters<DeployArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Mutation<Deployed>>, ToolError> {
-        let service = self.app.check_service(&a.service).await?;
+        let service = self
+            .target(&ctx, "deploy_version", &args_json(&a), &a.service)
+            .await?;
         let version = ops::check_version(&a.version)?;
         let reason = super::opt_text(a.reason.as_deref(), "reason", 500)?
             .unwrap_or_else(|| "deploy_version".into());
@@ -608,7 +644,9 @@ impl QsServer {
         Parameters(a): Parameters<RollbackArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Mutation<Deployed>>, ToolError> {
-        let service = self.app.check_service(&a.service).await?;
+        let service = self
+            .target(&ctx, "rollback_deployment", &args_json(&a), &a.service)
+            .await?;
         let reason = super::opt_text(a.reason.as_deref(), "reason", 500)?
             .unwrap_or_else(|| "rollback_deployment".into());
         let caller = Caller::from_ctx(&ctx);
@@ -702,7 +740,9 @@ impl QsServer {
         Parameters(a): Parameters<RestartDependencyArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Mutation<DependencyRestarted>>, ToolError> {
-        let service = self.app.check_service(&a.service).await?;
+        let service = self
+            .target(&ctx, "restart_dependency", &args_json(&a), &a.service)
+            .await?;
         let dep = ops::pick_dependency(&self.app, &service, a.dependency.as_deref()).await?;
         let caller = Caller::from_ctx(&ctx);
         let ticket = self
@@ -771,8 +811,12 @@ impl QsServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Mutation<Scaled>>, ToolError> {
         let service = self
-            .app
-            .check_service(a.service.as_deref().unwrap_or("auth-cache"))
+            .target(
+                &ctx,
+                "scale_cache",
+                &args_json(&a),
+                a.service.as_deref().unwrap_or("auth-cache"),
+            )
             .await?;
         let caller = Caller::from_ctx(&ctx);
         let ticket = self
@@ -847,7 +891,9 @@ impl QsServer {
         Parameters(a): Parameters<RemediateArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Mutation<Enqueued>>, ToolError> {
-        let service = self.app.check_service(&a.service).await?;
+        let service = self
+            .target(&ctx, "remediate", &args_json(&a), &a.service)
+            .await?;
         if a.action == ActionKind::ScaleCache && a.memory_mb.is_none() {
             return Err(ToolError::invalid("scale_cache needs memory_mb"));
         }
