@@ -4,6 +4,7 @@
 //! Everything above this crate (scraper, MCP tools, runner) talks to `Arc<dyn Store>`,
 //! so the same behaviour suite (`tests/behaviour.rs`) holds every backend to one contract.
 
+pub mod elastic;
 pub mod model;
 pub mod query;
 pub mod seed;
@@ -248,10 +249,7 @@ pub async fn open(spec: &StoreSpec) -> Result<DynStore> {
                 .map_err(|e| StoreError::Backend(format!("open task failed: {e}")))??;
             Ok(Arc::new(store))
         }
-        StoreSpec::Elasticsearch => Err(StoreError::Invalid(
-            "the Elasticsearch backend is not built into this binary yet; use QS_STORE=sqlite:PATH"
-                .into(),
-        )),
+        StoreSpec::Elasticsearch => Ok(Arc::new(elastic::ElasticStore::from_env()?)),
     }
 }
 

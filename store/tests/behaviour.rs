@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -879,6 +881,44 @@ macro_rules! backend_suite {
             scenarios_replace_and_are_marked(&*s).await;
         }
     };
+}
+
+/// The suite on the Elasticsearch backend, through the local emulation of its API.
+mod elasticsearch {
+    use super::*;
+
+    backend_suite!(support::emulator::Emulator::start().await.store());
+}
+
+/// The suite on a real cluster when `ELASTIC_URL` is set (each check under its own random
+/// index prefix, deleted afterwards); without it these pass without running.
+mod elasticsearch_live {
+    use super::*;
+
+    macro_rules! live {
+        ($name:ident, |$s:ident| $body:expr) => {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let Some(live) = support::live::Live::start().await else {
+                    return;
+                };
+                let $s = live.store();
+                $body.await;
+                live.cleanup().await;
+            }
+        };
+    }
+
+    live!(metrics, |s| metrics_summary_and_series(&*s));
+    live!(retention, |s| retention_drops_old_data(&*s));
+    live!(logs, |s| logs_search_dedup_and_counts(&*s));
+    live!(incidents, |s| incidents_and_similarity(&*s));
+    live!(records, |s| decisions_deployments_audit(&*s));
+    live!(queue, |s| queue_claims_once(s.clone()));
+    live!(budgets, |s| budgets_are_shared_and_expire(&*s));
+    live!(faults, |s| faults_round_trip(&*s));
+    live!(restarts, |s| restarts_are_counted_from_start_times(&*s));
+    live!(scenarios, |s| scenarios_replace_and_are_marked(&*s));
 }
 
 mod sqlite {
