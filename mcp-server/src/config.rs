@@ -83,6 +83,15 @@ pub struct Opts {
     /// Do not run the remediation runner inside stdio/http.
     #[arg(long, env = "QS_NO_RUNNER", global = true)]
     pub no_runner: bool,
+    /// Seconds a runner's claim on a queued action lasts without renewal; an action whose
+    /// runner died is retried (or failed) after this.
+    #[arg(
+        long,
+        env = "QS_RUNNER_LEASE_SECS",
+        global = true,
+        default_value_t = 60
+    )]
+    pub runner_lease_secs: u64,
     /// Expected scrape interval in seconds (data older than 3 intervals is stale).
     #[arg(long, env = "QS_SCRAPE_INTERVAL", global = true, default_value_t = 5.0)]
     pub scrape_interval: f64,
@@ -224,6 +233,7 @@ pub struct Config {
     pub require_plan: bool,
     pub restart_budget: Budget,
     pub run_runner: bool,
+    pub runner_lease: Duration,
     pub scrape_interval: f64,
     /// Set when serving HTTP.
     pub http: Option<HttpConfig>,
@@ -267,6 +277,9 @@ impl Config {
                 "unknown toolset {bad:?}: use {}",
                 TOOLSETS.join(", ")
             )));
+        }
+        if !(2..=3600).contains(&o.runner_lease_secs) {
+            return Err(ToolError::invalid("--runner-lease-secs must be 2 to 3600"));
         }
         if !(0.1..=3600.0).contains(&o.scrape_interval) {
             return Err(ToolError::invalid(
@@ -323,6 +336,7 @@ impl Config {
             require_plan: o.require_plan,
             restart_budget: Budget::parse(&o.restart_budget)?,
             run_runner: !o.no_runner,
+            runner_lease: Duration::from_secs(o.runner_lease_secs),
             scrape_interval: o.scrape_interval,
             http,
         })
@@ -343,6 +357,7 @@ impl Config {
                 window: Duration::from_secs(300),
             },
             run_runner: false,
+            runner_lease: Duration::from_secs(60),
             scrape_interval: 5.0,
             http: None,
         }

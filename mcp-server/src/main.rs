@@ -59,13 +59,13 @@ async fn run(cli: Cli) -> ExitCode {
             None => ExitCode::from(2),
         },
         Some(Command::Tools) => {
-            println!("{}", commands::tools(app).await);
+            print_line(&commands::tools(app).await);
             ExitCode::SUCCESS
         }
         Some(Command::Call { tool, json }) => {
             match commands::call(app, &tool, json.as_deref()).await {
                 Ok(v) => {
-                    println!("{v}");
+                    print_line(&v.to_string());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -76,7 +76,7 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::Seed { scenario }) => match commands::seed(app, scenario.as_deref()).await {
             Ok(v) => {
-                println!("{v}");
+                print_line(&v.to_string());
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -90,6 +90,13 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::Healthcheck { .. }) => ExitCode::SUCCESS,
     }
+}
+
+/// Writes one line to stdout; a reader that went away (a closed pipe) is not an error.
+fn print_line(s: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{s}").and_then(|_| out.flush());
 }
 
 fn done(r: Result<(), String>) -> ExitCode {

@@ -20,8 +20,6 @@ use crate::ops;
 
 /// How often the queue is polled.
 pub const POLL: Duration = Duration::from_millis(500);
-/// How long a claim holds without renewal.
-pub const LEASE: Duration = Duration::from_secs(60);
 /// Claims (including ones whose runner died) before an action is failed for good.
 pub const MAX_ATTEMPTS: u32 = 3;
 
@@ -67,7 +65,7 @@ pub async fn run(app: App) {
         let claim = Claim {
             runner_id: id.clone(),
             now: Utc::now(),
-            lease: chrono::Duration::seconds(LEASE.as_secs() as i64),
+            lease: chrono::Duration::seconds(app.config().runner_lease.as_secs() as i64),
             max_attempts: MAX_ATTEMPTS,
         };
         match store.claim_action(&claim).await {
@@ -131,10 +129,11 @@ pub async fn execute(app: &App, runner_id: &str, a: RemediationAction) {
 
 /// Renews the lease every quarter lease while the action runs.
 fn keep_lease(app: App, exec_id: String, runner_id: String) -> tokio::task::JoinHandle<()> {
+    let lease = app.config().runner_lease;
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(LEASE / 4).await;
-            let until = Utc::now() + chrono::Duration::seconds(LEASE.as_secs() as i64);
+            tokio::time::sleep(lease / 4).await;
+            let until = Utc::now() + chrono::Duration::milliseconds(lease.as_millis() as i64);
             if let Ok(store) = app.store().await
                 && let Ok(false) = store.renew_lease(&exec_id, &runner_id, until).await
             {

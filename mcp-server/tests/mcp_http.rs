@@ -4,127 +4,14 @@
 
 mod common;
 
-use common::{HttpServer, LEAK_QUERY, Store, http_client, tool_names};
+use common::{HttpServer, LEAK_QUERY, McpSession as Mcp, Store, http_client, tool_names};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
 const OPS: &str = "ops:0123456789abcdef";
 const OPS_SECRET: &str = "0123456789abcdef";
 const VIEWER: &str = "viewer:fedcba9876543210:read";
 const VIEWER_SECRET: &str = "fedcba9876543210";
-
-/// A streamable-HTTP MCP session (protocol 2025-11-25, with `Mcp-Session-Id`).
-struct Mcp {
-    client: reqwest::Client,
-    url: String,
-    session: Option<String>,
-    bearer: Option<String>,
-}
-
-impl Mcp {
-    fn new(server: &HttpServer, bearer: Option<&str>) -> Mcp {
-        Mcp {
-            client: http_client(),
-            url: server.url("/mcp"),
-            session: None,
-            bearer: bearer.map(str::to_string),
-        }
-    }
-
-    fn headers(&self) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(
-            "accept",
-            HeaderValue::from_static("application/json, text/event-stream"),
-        );
-        h.insert("content-type", HeaderValue::from_static("application/json"));
-        if let Some(s) = &self.session {
-            h.insert("mcp-session-id", s.parse().expect("session id header"));
-            h.insert(
-                "mcp-protocol-version",
-                HeaderValue::from_static("2025-11-25"),
-            );
-        }
-        if let Some(b) = &self.bearer {
-            h.insert(
-                "authorization",
-                format!("Bearer {b}").parse().expect("bearer header"),
-            );
-        }
-        h
-    }
-
-    /// POSTs one message; returns the status and the JSON-RPC reply to `id` (if any).
-    async fn post(&mut self, msg: Value) -> (StatusCode, Option<Value>) {
-        let r = self
-            .client
-            .post(&self.url)
-            .headers(self.headers())
-            .body(msg.to_string())
-            .send()
-            .await
-            .expect("POST /mcp");
-        let status = r.status();
-        if let Some(s) = r.headers().get("mcp-session-id") {
-            self.session = Some(s.to_str().expect("ascii session id").to_string());
-        }
-        let is_sse = r
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/event-stream"));
-        let body = r.text().await.expect("read the /mcp reply");
-        let Some(id) = msg.get("id") else {
-            return (status, None);
-        };
-        let replies: Vec<Value> = if is_sse {
-            body.lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .map(str::trim)
-                .filter(|d| !d.is_empty())
-                .map(|d| serde_json::from_str(d).expect("SSE data is JSON"))
-                .collect()
-        } else if body.trim().is_empty() {
-            Vec::new()
-        } else {
-            vec![serde_json::from_str(&body).expect("JSON reply")]
-        };
-        (
-            status,
-            replies.into_iter().find(|v| v.get("id") == Some(id)),
-        )
-    }
-
-    /// A request that must succeed; returns its `result`.
-    async fn request(&mut self, id: i64, method: &str, params: Value) -> Value {
-        let (status, reply) = self
-            .post(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{method}: {reply:?}");
-        let reply = reply.unwrap_or_else(|| panic!("{method}: no reply"));
-        assert!(reply.get("error").is_none(), "{method}: {reply}");
-        reply["result"].clone()
-    }
-
-    /// initialize + notifications/initialized.
-    async fn open(&mut self) -> Value {
-        let init = self
-            .request(
-                1,
-                "initialize",
-                json!({"protocolVersion": "2025-11-25", "capabilities": {},
-                       "clientInfo": {"name": "qs-http-test", "version": "0.0.0"}}),
-            )
-            .await;
-        assert!(self.session.is_some(), "no Mcp-Session-Id after initialize");
-        let (status, _) = self
-            .post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-            .await;
-        assert_eq!(status, StatusCode::ACCEPTED);
-        init
-    }
-}
 
 /// A direct call: status, Retry-After present, and the JSON body.
 async fn direct(

@@ -50,6 +50,26 @@ impl TempStore {
         self.dir.path().join("quantumstate.db")
     }
 
+    /// Loads the seed incidents and runbooks with `quantumstate-mcp seed`.
+    pub async fn seed(&self) -> anyhow::Result<()> {
+        let exe = bin("quantumstate-mcp")?;
+        let out = tokio::time::timeout(
+            Duration::from_secs(60),
+            Command::new(exe)
+                .arg("seed")
+                .env("QS_STORE", self.spec())
+                .env("QS_LOG", "warn")
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .context("seed timed out")??;
+        if !out.status.success() {
+            bail!("seed failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    }
+
     /// `sqlite:<path>` for QS_STORE.
     pub fn spec(&self) -> String {
         format!("sqlite:{}", self.path().display())

@@ -32,6 +32,7 @@ where
     let fleet = Fleet::up().await.expect("the fleet comes up healthy");
     fleet.reset().await.expect("the fleet resets");
     let store = TempStore::new().expect("temp store");
+    store.seed().await.expect("the store is seeded");
     let scraper = Scraper::start(&store).expect("the scraper starts");
     let mcp = Mcp::start(&store, &[])
         .await

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_quantumstate-mcp");
@@ -310,4 +310,144 @@ pub fn tool_names(listing: &Value) -> Vec<String> {
         .iter()
         .map(|t| t["name"].as_str().expect("tool name").to_string())
         .collect()
+}
+
+/// A streamable-HTTP MCP session (protocol 2025-11-25, with `Mcp-Session-Id`).
+pub struct McpSession {
+    client: reqwest::Client,
+    url: String,
+    pub session: Option<String>,
+    bearer: Option<String>,
+}
+
+impl McpSession {
+    pub fn new(server: &HttpServer, bearer: Option<&str>) -> McpSession {
+        McpSession {
+            client: http_client(),
+            url: server.url("/mcp"),
+            session: None,
+            bearer: bearer.map(str::to_string),
+        }
+    }
+
+    /// A session on an `/mcp` URL, without a token.
+    pub fn at(url: String) -> McpSession {
+        McpSession {
+            client: http_client(),
+            url,
+            session: None,
+            bearer: None,
+        }
+    }
+
+    /// DELETE /mcp: ends the session; true when the server accepted.
+    pub async fn close(&mut self) -> bool {
+        let Some(_) = &self.session else { return false };
+        match self
+            .client
+            .delete(&self.url)
+            .headers(self.headers())
+            .send()
+            .await
+        {
+            Ok(r) => r.status().is_success(),
+            Err(_) => false,
+        }
+    }
+
+    pub fn headers(&self) -> reqwest::header::HeaderMap {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            "accept",
+            reqwest::header::HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        h.insert(
+            "content-type",
+            reqwest::header::HeaderValue::from_static("application/json"),
+        );
+        if let Some(s) = &self.session {
+            h.insert("mcp-session-id", s.parse().expect("session id header"));
+            h.insert(
+                "mcp-protocol-version",
+                reqwest::header::HeaderValue::from_static("2025-11-25"),
+            );
+        }
+        if let Some(b) = &self.bearer {
+            h.insert(
+                "authorization",
+                format!("Bearer {b}").parse().expect("bearer header"),
+            );
+        }
+        h
+    }
+
+    /// POSTs one message; returns the status and the JSON-RPC reply to `id` (if any).
+    pub async fn post(&mut self, msg: Value) -> (reqwest::StatusCode, Option<Value>) {
+        let r = self
+            .client
+            .post(&self.url)
+            .headers(self.headers())
+            .body(msg.to_string())
+            .send()
+            .await
+            .expect("POST /mcp");
+        let status = r.status();
+        if let Some(s) = r.headers().get("mcp-session-id") {
+            self.session = Some(s.to_str().expect("ascii session id").to_string());
+        }
+        let is_sse = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        let body = r.text().await.expect("read the /mcp reply");
+        let Some(id) = msg.get("id") else {
+            return (status, None);
+        };
+        let replies: Vec<Value> = if is_sse {
+            body.lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(|d| serde_json::from_str(d).expect("SSE data is JSON"))
+                .collect()
+        } else if body.trim().is_empty() {
+            Vec::new()
+        } else {
+            vec![serde_json::from_str(&body).expect("JSON reply")]
+        };
+        (
+            status,
+            replies.into_iter().find(|v| v.get("id") == Some(id)),
+        )
+    }
+
+    /// A request that must succeed; returns its `result`.
+    pub async fn request(&mut self, id: i64, method: &str, params: Value) -> Value {
+        let (status, reply) = self
+            .post(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{method}: {reply:?}");
+        let reply = reply.unwrap_or_else(|| panic!("{method}: no reply"));
+        assert!(reply.get("error").is_none(), "{method}: {reply}");
+        reply["result"].clone()
+    }
+
+    /// initialize + notifications/initialized.
+    pub async fn open(&mut self) -> Value {
+        let init = self
+            .request(
+                1,
+                "initialize",
+                json!({"protocolVersion": "2025-11-25", "capabilities": {},
+                       "clientInfo": {"name": "qs-http-test", "version": "0.0.0"}}),
+            )
+            .await;
+        assert!(self.session.is_some(), "no Mcp-Session-Id after initialize");
+        let (status, _) = self
+            .post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        assert_eq!(status, reqwest::StatusCode::ACCEPTED);
+        init
+    }
 }
