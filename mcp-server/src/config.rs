@@ -41,6 +41,28 @@ pub enum Command {
     },
     /// Run only the remediation runner.
     Runner,
+    /// Measure cold start, read latency on 1 M samples, HTTP throughput, ingest, restart
+    /// overhead and RSS; print a table and write JSON.
+    Bench {
+        /// Where the JSON report goes.
+        #[arg(long, default_value = "target/bench/bench.json")]
+        out: std::path::PathBuf,
+        /// Metric samples to generate.
+        #[arg(long, default_value_t = 1_000_000)]
+        metrics: usize,
+        /// Log lines to generate.
+        #[arg(long, default_value_t = 100_000)]
+        logs: usize,
+        /// The generator's seed (same seed and sizes, same data).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Fewer iterations (a smoke run).
+        #[arg(long)]
+        quick: bool,
+        /// Also measure the Python Docker MCP servers (docker-mcp, mcp-server-docker) via uvx.
+        #[arg(long)]
+        peers: bool,
+    },
     /// Exit 0 when a server on --listen answers /healthz (for FROM scratch images).
     Healthcheck {
         #[arg(long, env = "QS_LISTEN", default_value = "127.0.0.1:8080")]

@@ -88,6 +88,35 @@ async fn run(cli: Cli) -> ExitCode {
             commands::runner_only(app).await;
             ExitCode::SUCCESS
         }
+        Some(Command::Bench {
+            out,
+            metrics,
+            logs,
+            seed,
+            quick,
+            peers,
+        }) => {
+            let opts = quantumstate_mcp::bench::BenchOpts {
+                out: out.clone(),
+                metrics,
+                logs,
+                quick,
+                peers,
+                seed,
+                docker_host: app.config().docker_host.clone(),
+            };
+            match quantumstate_mcp::bench::run(opts).await {
+                Ok(r) => {
+                    print_line(&quantumstate_mcp::bench::table(&r));
+                    eprintln!("report written to {}", out.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("quantumstate-mcp bench: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Some(Command::Healthcheck { .. }) => ExitCode::SUCCESS,
     }
 }
