@@ -201,6 +201,29 @@ fn json_resource(uri: &str, v: &impl serde::Serialize) -> Result<ReadResourceRes
     .into())
 }
 
+/// Gives rmcp's own tool errors (arguments that do not deserialise) the same shape as
+/// ours: a bounded message (serde echoes the offending value, which may be huge) and the
+/// `{"error": ...}` envelope as structured content.
+fn uniform_error(r: CallToolResponse) -> CallToolResponse {
+    let CallToolResponse::Complete(c) = &r else {
+        return r;
+    };
+    if c.is_error != Some(true) || c.structured_content.is_some() {
+        return r;
+    }
+    let text: String = c
+        .content
+        .iter()
+        .filter_map(|x| x.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let e = crate::error::ToolError::invalid(crate::app::truncate(&text, 600))
+        .hint("check the arguments against the tool's inputSchema (names, types, allowed values)");
+    let mut out = CallToolResult::error(vec![ContentBlock::text(e.to_text())]);
+    out.structured_content = Some(e.to_json());
+    out.into()
+}
+
 /// The telemetry label of a tool call's outcome: ok, an error code, or protocol_error.
 fn outcome(r: &Result<CallToolResponse, ErrorData>) -> &'static str {
     match r {
@@ -232,7 +255,7 @@ impl ServerHandler for QsServer {
             "unknown".into()
         };
         let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
-        let r = self.tool_router.call(tcc).await;
+        let r = self.tool_router.call(tcc).await.map(uniform_error);
         self.app
             .telemetry()
             .tool_call(&name, outcome(&r), started.elapsed().as_secs_f64());

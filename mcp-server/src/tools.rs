@@ -97,10 +97,30 @@ fn compact_schemas(tool: &mut rmcp::model::Tool) {
                 }
                 for (k, child) in m.iter_mut() {
                     // A property *named* description or title is data, not prose.
+                    // `true` (any value) as a subschema is valid but strict validators flag
+                    // it; `{}` says the same.
+                    if (k == "items" || k == "additionalItems")
+                        && *child == serde_json::Value::Bool(true)
+                    {
+                        *child = serde_json::json!({});
+                    }
                     if k != "properties" || !prose {
+                        if k == "properties"
+                            && let serde_json::Value::Object(props) = child
+                        {
+                            for p in props
+                                .values_mut()
+                                .filter(|p| **p == serde_json::Value::Bool(true))
+                            {
+                                *p = serde_json::json!({});
+                            }
+                        }
                         strip(child, prose);
                     } else if let serde_json::Value::Object(props) = child {
                         for p in props.values_mut() {
+                            if *p == serde_json::Value::Bool(true) {
+                                *p = serde_json::json!({});
+                            }
                             strip(p, prose);
                         }
                     }

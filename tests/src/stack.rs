@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::bail;
@@ -15,7 +16,10 @@ use crate::{Fleet, docker_or_skip, poll_until};
 /// What a stack test gets.
 pub struct Stack {
     pub fleet: Fleet,
-    pub store: TempStore,
+    /// Shared with `with_stack`, which keeps the directory until the test is over: an
+    /// `async move` body captures only the fields it names, so a store moved into the
+    /// body alone would be deleted the moment the closure returned its future.
+    pub store: Arc<TempStore>,
     pub mcp: Mcp,
 }
 
@@ -31,7 +35,7 @@ where
     }
     let fleet = Fleet::up().await.expect("the fleet comes up healthy");
     fleet.reset().await.expect("the fleet resets");
-    let store = TempStore::new().expect("temp store");
+    let store = Arc::new(TempStore::new().expect("temp store"));
     store.seed().await.expect("the store is seeded");
     let scraper = Scraper::start(&store).expect("the scraper starts");
     let mcp = Mcp::start(&store, &[])
@@ -39,11 +43,12 @@ where
         .expect("the MCP server starts");
     let outcome = body(Stack {
         fleet: fleet.clone(),
-        store,
+        store: Arc::clone(&store),
         mcp,
     })
     .await;
     scraper.stop().await;
+    drop(store);
     let reset = fleet.reset().await;
     if let Err(e) = outcome {
         panic!("{e:#}");
