@@ -39,4 +39,5 @@ fi
 if [[ -x scripts/setup-clients.sh ]]; then
     scripts/setup-clients.sh
 fi
+scripts/setup-browser.sh  # chromium + playwright-core for the console's browser test
 say "setup done"

@@ -71,7 +71,7 @@ pub async fn http(app: App, cfg: HttpConfig) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     start_background(&app);
     tracing::info!(
-        "quantumstate-mcp listening on http://{addr} (MCP at /mcp, tools at /api/tools, health at /healthz); store {}; tokens {}",
+        "quantumstate-mcp listening on http://{addr} (console at /, MCP at /mcp, tools at /api/tools, health at /healthz); store {}; tokens {}",
         app.store_description(),
         if app.config().tokens.is_empty() {
             "none (loopback only)"

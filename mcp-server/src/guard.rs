@@ -262,7 +262,7 @@ impl Guard {
         &self,
         app: &App,
         caller: &Caller,
-        tool: &'static str,
+        tool: &str,
         arguments: Value,
         service: Option<String>,
         err: &ToolError,

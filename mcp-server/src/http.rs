@@ -1,9 +1,10 @@
-//! The HTTP surface: streamable MCP at `/mcp`, direct tool calls at `/api/tools`, health
-//! and metrics, behind one security layer (bearer tokens, Host/Origin checks against DNS
-//! rebinding, body limits).
+//! The HTTP surface: streamable MCP at `/mcp`, direct tool calls at `/api/tools`, the
+//! operator console at `/`, health and metrics, behind one security layer (bearer tokens,
+//! Host/Origin checks against DNS rebinding, body limits).
 
 mod api;
 mod auth;
+mod console;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::app::App;
 use crate::config::HttpConfig;
@@ -59,8 +60,16 @@ pub fn router(app: App, cfg: HttpConfig) -> (Router, HttpState) {
     };
     let protected = Router::new()
         .nest_service("/mcp", mcp)
+        // Applies to /mcp only: routes added below come after it.
+        .layer(axum::middleware::from_fn(session_end_is_ok))
         .route("/api/tools", get(api::list_tools))
-        .route("/api/tools/{name}", post(api::call_tool))
+        .route(
+            "/api/tools/{name}",
+            post(api::call_tool).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                console::tool_calls,
+            )),
+        )
         .route("/metrics", get(api::metrics))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -68,6 +77,7 @@ pub fn router(app: App, cfg: HttpConfig) -> (Router, HttpState) {
         ));
     let router = Router::new()
         .route("/healthz", get(api::healthz))
+        .merge(console::routes(state.clone()))
         .merge(protected)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -76,6 +86,21 @@ pub fn router(app: App, cfg: HttpConfig) -> (Router, HttpState) {
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state.clone());
     (router, state)
+}
+
+/// rmcp answers a session's `DELETE /mcp` with 202; the MCP Python SDK takes only 200
+/// and 204 as success and logs "Session termination failed: 202" at every disconnect.
+/// The session is closed either way; 200 says so to every client.
+async fn session_end_is_ok(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let delete = req.method() == axum::http::Method::DELETE;
+    let mut resp = next.run(req).await;
+    if delete && resp.status() == axum::http::StatusCode::ACCEPTED {
+        *resp.status_mut() = axum::http::StatusCode::OK;
+    }
+    resp
 }
 
 /// Serves until the app's shutdown token is cancelled; then drains.
@@ -94,6 +119,10 @@ pub async fn serve(app: App, cfg: HttpConfig, listener: TcpListener) -> std::io:
         }
     });
     let shutdown = app.shutdown().clone();
+    // Small SSE frames would otherwise wait on Nagle and delayed ACKs (~40 ms per call).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),

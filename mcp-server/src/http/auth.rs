@@ -1,5 +1,8 @@
 //! Who may talk to the HTTP server: Host and Origin checks against DNS rebinding, then
-//! bearer tokens (constant-time compare) that name the caller for the audit.
+//! bearer tokens (constant-time compare) that name the caller for the audit, then the
+//! body size. Every refused attempt to call something is itself audited (`refusal`).
+
+mod refusal;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -11,6 +14,10 @@ use super::HttpState;
 use crate::config::{Access, HttpConfig, Token};
 use crate::error::{ErrorCode, ToolError};
 use crate::guard::{Caller, Surface};
+
+/// The JSON-RPC error code of a request refused before it reached MCP (implementation-
+/// defined server error range).
+pub const MCP_REFUSED: i32 = -32001;
 
 /// The console's cookie (HttpOnly, set from `/?token=` once).
 pub const COOKIE: &str = "qs_token";
@@ -62,21 +69,61 @@ fn host_allowed(value: &str, allowed: &[String]) -> bool {
     })
 }
 
+/// The refusal's response: the error body with its status (and a Bearer challenge on 401).
+/// On `/mcp` the body is a JSON-RPC error carrying the same body as `data`, so that MCP
+/// clients (the Python SDK reads JSON-RPC errors from non-2xx replies) show the reason
+/// instead of a bare status.
 fn refuse(
     state: &HttpState,
+    mcp: bool,
     status: StatusCode,
     code: ErrorCode,
     reason: &'static str,
     message: String,
 ) -> Response {
     state.app.telemetry().http_refused(reason);
-    let mut resp = (status, axum::Json(ToolError::new(code, message).body())).into_response();
+    let body = ToolError::new(code, message.clone()).body();
+    let mut resp = if mcp {
+        let rpc = serde_json::json!({"jsonrpc": "2.0", "id": null,
+            "error": {"code": MCP_REFUSED, "message": message, "data": body}});
+        (status, axum::Json(rpc)).into_response()
+    } else {
+        (status, axum::Json(body)).into_response()
+    };
     if status == StatusCode::UNAUTHORIZED
         && let Ok(v) = "Bearer realm=\"quantumstate\"".parse()
     {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
     resp
+}
+
+/// Refuses `req` and, when it tried to call something, writes the audit record of the
+/// attempt (who: the token it presented, else "anonymous"). Nothing of it runs.
+async fn deny(
+    state: &HttpState,
+    req: Request,
+    status: StatusCode,
+    code: ErrorCode,
+    reason: &'static str,
+    message: String,
+) -> Response {
+    let who = presented_name(state, req.headers());
+    let mcp = req.uri().path().starts_with("/mcp");
+    refusal::record(&state.app, req, &who, status, &message).await;
+    refuse(state, mcp, status, code, reason, message)
+}
+
+/// The name of the token a request presents (valid or not, it grants nothing here):
+/// the token's name, "local" on a server without tokens, else "anonymous".
+fn presented_name(state: &HttpState, headers: &HeaderMap) -> String {
+    let tokens = &state.app.config().tokens;
+    if tokens.is_empty() {
+        return "local".into();
+    }
+    presented(headers)
+        .and_then(|secret| find_token(tokens, &secret).map(|t| t.name.clone()))
+        .unwrap_or_else(|| "anonymous".into())
 }
 
 /// Refuses requests whose Host or Origin is not ours (DNS rebinding, cross-site pages).
@@ -95,50 +142,58 @@ pub async fn check_host_and_origin(
     match host {
         Some(h) if host_allowed(&h, &allowed) => {}
         Some(h) => {
-            return refuse(
+            let message = format!(
+                "Host {:?} is not allowed (DNS-rebinding protection); allowed: {}; add yours with --allowed-hosts",
+                crate::app::truncate(&h, 100),
+                allowed.join(", ")
+            );
+            return deny(
                 &state,
+                req,
                 StatusCode::FORBIDDEN,
                 ErrorCode::Forbidden,
                 "bad_host",
-                format!(
-                    "Host {:?} is not allowed (DNS-rebinding protection); allowed: {}; add yours with --allowed-hosts",
-                    crate::app::truncate(&h, 100),
-                    allowed.join(", ")
-                ),
-            );
+                message,
+            )
+            .await;
         }
         None => {
-            return refuse(
+            return deny(
                 &state,
+                req,
                 StatusCode::BAD_REQUEST,
                 ErrorCode::InvalidArgument,
                 "no_host",
                 "no Host header".into(),
-            );
+            )
+            .await;
         }
     }
     if let Some(origin) = req.headers().get(header::ORIGIN) {
-        let o = origin.to_str().unwrap_or("");
+        let o = origin.to_str().unwrap_or("").to_string();
         let listed = state
             .cfg
             .allowed_origins
             .iter()
-            .any(|a| a.eq_ignore_ascii_case(o));
+            .any(|a| a.eq_ignore_ascii_case(&o));
         let same_host = o
             .strip_prefix("http://")
             .or_else(|| o.strip_prefix("https://"))
             .is_some_and(|authority| host_allowed(authority, &allowed));
         if !(listed || same_host) {
-            return refuse(
+            let message = format!(
+                "Origin {:?} is not allowed; add it with --allowed-origins",
+                crate::app::truncate(&o, 100)
+            );
+            return deny(
                 &state,
+                req,
                 StatusCode::FORBIDDEN,
                 ErrorCode::Forbidden,
                 "bad_origin",
-                format!(
-                    "Origin {:?} is not allowed; add it with --allowed-origins",
-                    crate::app::truncate(o, 100)
-                ),
-            );
+                message,
+            )
+            .await;
         }
     }
     next.run(req).await
@@ -205,13 +260,15 @@ pub async fn authenticate(
         }
     } else {
         let Some(secret) = presented(req.headers()) else {
-            return refuse(
+            return deny(
                 &state,
+                req,
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::Unauthorized,
                 "no_token",
                 "this server needs a bearer token: send Authorization: Bearer <secret>".into(),
-            );
+            )
+            .await;
         };
         match find_token(tokens, &secret) {
             Some(t) => Caller {
@@ -220,16 +277,37 @@ pub async fn authenticate(
                 surface: Surface::Http,
             },
             None => {
-                return refuse(
+                return deny(
                     &state,
+                    req,
                     StatusCode::UNAUTHORIZED,
                     ErrorCode::Unauthorized,
                     "wrong_token",
                     "the bearer token is not valid".into(),
-                );
+                )
+                .await;
             }
         }
     };
+    // A declared size over the limit is refused (and audited) before anything reads it;
+    // a chunked body over it still meets the routes' own limits (413, not audited).
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > super::MAX_BODY as u64) {
+        let message = format!("the request body is larger than {} bytes", super::MAX_BODY);
+        return deny(
+            &state,
+            req,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::InvalidArgument,
+            "too_large",
+            message,
+        )
+        .await;
+    }
     req.extensions_mut().insert(caller);
     next.run(req).await
 }
