@@ -47,6 +47,9 @@ pub struct Scraper {
     pub counters: Counters,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
+    /// Wakes the flusher. Writes happen off the poll loop, so a slow or locked store
+    /// never delays a measurement.
+    pub flush_wanted: tokio::sync::Notify,
 }
 
 impl Scraper {
@@ -59,6 +62,7 @@ impl Scraper {
             fleet,
             shutdown,
             tasks: TaskTracker::new(),
+            flush_wanted: tokio::sync::Notify::new(),
         })
     }
 
@@ -72,6 +76,17 @@ impl Scraper {
             }
         };
         self.buffer.flush(store.as_ref(), &self.counters).await
+    }
+
+    /// Flushes whenever the poll loop asks, until shutdown (`run` flushes once more after).
+    async fn flusher(self: Arc<Self>) {
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = self.flush_wanted.notified() => {}
+            }
+            self.flush().await;
+        }
     }
 }
 
@@ -88,6 +103,7 @@ pub async fn run(scraper: Arc<Scraper>, listener: Option<tokio::net::TcpListener
         scraper.tasks.spawn(serve::serve(scraper.clone(), l));
     }
     scraper.tasks.spawn(logship::supervise(scraper.clone()));
+    scraper.tasks.spawn(scraper.clone().flusher());
     poll::run(scraper.clone()).await;
     scraper.tasks.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), scraper.tasks.wait()).await;

@@ -19,6 +19,8 @@ use crate::Scraper;
 const MAX_MESSAGE: usize = 4_000;
 /// Lines shipped per buffer push.
 const CHUNK: usize = 200;
+/// Longest a shipped line waits in a follower before it goes to the buffer.
+const MAX_HOLD: Duration = Duration::from_millis(500);
 /// How far back a follower starts when the store has nothing for the service.
 const FIRST_LOOKBACK: chrono::Duration = chrono::Duration::minutes(10);
 
@@ -124,7 +126,9 @@ async fn follow(s: Arc<Scraper>, service: String) {
             Ok(d) if d.running || d.paused => {
                 match s.fleet.follow_logs(&service, Some(cursor)).await {
                     Ok(mut stream) => {
+                        tracing::debug!(%service, %cursor, "following logs");
                         let mut batch = Vec::new();
+                        let mut held_since = tokio::time::Instant::now();
                         loop {
                             let next = tokio::select! {
                                 _ = s.shutdown.cancelled() => Next::End,
@@ -143,8 +147,13 @@ async fn follow(s: Arc<Scraper>, service: String) {
                                         continue; // the same second as the cursor, already shipped
                                     }
                                     cursor = raw.at;
+                                    if batch.is_empty() {
+                                        held_since = tokio::time::Instant::now();
+                                    }
                                     batch.push(parse_line(&service, &region, &raw));
-                                    if batch.len() >= CHUNK {
+                                    // A steady trickle never leaves the stream idle: ship
+                                    // by age too, not only by size.
+                                    if batch.len() >= CHUNK || held_since.elapsed() >= MAX_HOLD {
                                         s.buffer.push(
                                             Vec::new(),
                                             std::mem::take(&mut batch),

@@ -18,6 +18,8 @@ use crate::Scraper;
 
 /// How often a still-down service gets another ERROR log line.
 const DOWN_REMINDER: chrono::Duration = chrono::Duration::seconds(30);
+/// How long a poll round waits to record a container start.
+const START_WRITE_WITHIN: Duration = Duration::from_millis(250);
 /// How often retention runs.
 const RETENTION_EVERY: Duration = Duration::from_secs(600);
 
@@ -30,6 +32,8 @@ struct Seen {
     speaks_health: bool,
     /// When it was last reported down (to remind, not to spam).
     down_logged: Option<DateTime<Utc>>,
+    /// The start time last written with `observe_start` (each start is written once).
+    start_recorded: Option<DateTime<Utc>>,
 }
 
 /// The documents one container produced this round.
@@ -90,9 +94,15 @@ async fn poll_one(
         }
     };
     let mut state = seen.lock().await.get(name).cloned().unwrap_or_default();
-    // Restarts and version changes.
-    if let (Some(t), Ok(store)) = (d.started_at, s.store.get().await) {
-        let _ = store.observe_start(name, t).await;
+    // Restarts and version changes. A new start is written once, and never holds the
+    // round up for long: a busy store gets it again next round.
+    if let Some(t) = d.started_at
+        && state.start_recorded != Some(t)
+        && let Ok(store) = s.store.get().await
+        && let Ok(Ok(_)) =
+            tokio::time::timeout(START_WRITE_WITHIN, store.observe_start(name, t)).await
+    {
+        state.start_recorded = Some(t);
     }
     if !state.container_id.is_empty()
         && (state.container_id != d.info.id || state.version != d.version)
@@ -274,7 +284,7 @@ pub async fn run(s: Arc<Scraper>) {
             Err(e) => s.counters.docker_error(&e.to_string()),
         }
         s.counters.poll();
-        s.flush().await;
+        s.flush_wanted.notify_one();
         if last_retention.elapsed() >= RETENTION_EVERY {
             last_retention = tokio::time::Instant::now();
             if let Ok(store) = s.store.get().await {

@@ -46,6 +46,8 @@ pub const IMAGE: &str = "quantumstate/qs-service:local";
 pub const HEALTHY_WITHIN: Duration = Duration::from_secs(90);
 /// Bound on scripts/build-images.sh when the image is missing (a cold static build).
 pub const BUILD_WITHIN: Duration = Duration::from_secs(30 * 60);
+/// Bound on a reset fleet's one-minute error windows draining.
+pub const DRAINED_WITHIN: Duration = Duration::from_secs(90);
 const COMPOSE_TIMEOUT: Duration = Duration::from_secs(120);
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -260,6 +262,36 @@ impl Fleet {
             if !cleared {
                 bail!("POST /faults/reset on {} did not succeed", s.name);
             }
+        }
+        self.wait_drained(DRAINED_WITHIN).await
+    }
+
+    /// Waits until every service reports itself healthy with no error in its last
+    /// minute. A service's error rate is a rolling one-minute window that outlives the
+    /// fault that caused it; a test starting earlier would read the previous test's
+    /// errors as its own baseline (correlate_deployments compares against it).
+    pub async fn wait_drained(&self, within: Duration) -> anyhow::Result<()> {
+        let last = std::cell::RefCell::new(Vec::new());
+        let drained = poll_until(within, Duration::from_secs(1), || async {
+            let mut seen = Vec::new();
+            let mut ok = true;
+            for s in SERVICES {
+                let h = self.health(s.name).await.unwrap_or(Value::Null);
+                ok &= h["status"] == "healthy" && h["error_rate"].as_f64() == Some(0.0);
+                seen.push(format!(
+                    "{} {} errors/min {}",
+                    s.name, h["status"], h["error_rate"]
+                ));
+            }
+            *last.borrow_mut() = seen;
+            ok
+        })
+        .await;
+        if !drained {
+            bail!(
+                "the fleet's last-minute errors did not drain within {within:?}: {:?}",
+                last.into_inner()
+            );
         }
         Ok(())
     }

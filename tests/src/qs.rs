@@ -104,6 +104,22 @@ impl Scraper {
         })
     }
 
+    /// The scraper with its /healthz and /metrics on a free loopback port.
+    pub fn start_listening(store: &TempStore) -> anyhow::Result<(Scraper, u16)> {
+        let port = free_port()?;
+        let mut cmd = Command::new(bin("qs-scraper")?);
+        qs_env(&mut cmd, store);
+        cmd.env("QS_SCRAPER_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        Ok((
+            Scraper {
+                child: cmd.spawn().context("spawn qs-scraper")?,
+            },
+            port,
+        ))
+    }
+
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
