@@ -119,7 +119,17 @@ pub async fn run(o: BenchOpts) -> Result<Report, String> {
         ),
         (
             "query_metrics",
+            // The longest window answered from raw samples (longer ones read rollups).
+            json!({"service": "payment-service", "metric_type": "memory_percent", "window": "6h", "max_points": 360}),
+        ),
+        (
+            "query_metrics",
             json!({"service": "payment-service", "metric_type": "memory_percent", "window": "24h", "max_points": 200}),
+        ),
+        (
+            "query_metrics",
+            // The console's longest view.
+            json!({"service": "payment-service", "metric_type": "memory_percent", "window": "7d", "max_points": 500}),
         ),
         (
             "search_logs",

@@ -89,6 +89,18 @@ fn get(path: &str) -> axum::http::request::Builder {
     Request::get(path).header(header::HOST, HOST)
 }
 
+/// GET `path` with the console's cookie for the test token.
+async fn signed_in(router: &Router, path: &str) -> Reply {
+    send(
+        router,
+        get(path)
+            .header(header::COOKIE, cookie(SECRET))
+            .body(Body::empty())
+            .expect("req"),
+    )
+    .await
+}
+
 fn tool(name: &str) -> axum::http::request::Builder {
     Request::post(format!("/api/tools/{name}"))
         .header(header::HOST, HOST)
@@ -192,14 +204,7 @@ async fn the_token_link_sets_an_httponly_cookie_and_redirects_without_it() {
     }
 
     // The cookie (among others) opens the page, which names the caller and has no inline code.
-    let r = send(
-        &router,
-        get("/")
-            .header(header::COOKIE, cookie(SECRET))
-            .body(Body::empty())
-            .expect("req"),
-    )
-    .await;
+    let r = signed_in(&router, "/").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert!(r.header(header::CONTENT_TYPE).starts_with("text/html"));
     assert!(
@@ -245,14 +250,7 @@ async fn page_and_assets_revalidate_with_etags() {
     let dir = tempfile::tempdir().expect("tempdir");
     let router = build(&dir, true, false).await;
 
-    let page = send(
-        &router,
-        get("/")
-            .header(header::COOKIE, cookie(SECRET))
-            .body(Body::empty())
-            .expect("req"),
-    )
-    .await;
+    let page = signed_in(&router, "/").await;
     let tag = page.header(header::ETAG).to_string();
     assert!(tag.starts_with('"'), "ETag {tag:?}");
     let r = send(
@@ -448,14 +446,7 @@ async fn with_console_actions_the_page_may_drill_and_restart_only() {
     let dir = tempfile::tempdir().expect("tempdir");
     let router = build(&dir, true, true).await;
 
-    let r = send(
-        &router,
-        get("/")
-            .header(header::COOKIE, cookie(SECRET))
-            .body(Body::empty())
-            .expect("req"),
-    )
-    .await;
+    let r = signed_in(&router, "/").await;
     assert!(
         r.text.contains(
             r#"<meta name="qs-actions" content="inject_fault,reset_faults,restart_container">"#
