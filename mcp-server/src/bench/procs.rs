@@ -70,15 +70,33 @@ pub struct StdioServer {
     pub child: Child,
     stdin: ChildStdin,
     lines: Lines<BufReader<ChildStdout>>,
+    /// The last lines it wrote to stderr, to say why when it exits early.
+    last_stderr: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
 }
 
 impl StdioServer {
     pub fn spawn(mut cmd: Command) -> std::io::Result<StdioServer> {
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .kill_on_drop(true);
         let mut child = cmd.spawn()?;
+        let last_stderr = std::sync::Arc::new(std::sync::Mutex::new(
+            std::collections::VecDeque::<String>::new(),
+        ));
+        if let Some(err) = child.stderr.take() {
+            let keep = last_stderr.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(err).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let mut k = keep.lock().unwrap_or_else(|p| p.into_inner());
+                    if k.len() == 3 {
+                        k.pop_front();
+                    }
+                    k.push_back(crate::app::truncate(line.trim(), 300));
+                }
+            });
+        }
         let stdin = child
             .stdin
             .take()
@@ -91,6 +109,7 @@ impl StdioServer {
             child,
             stdin,
             lines: BufReader::new(stdout).lines(),
+            last_stderr,
         })
     }
 
@@ -116,7 +135,19 @@ impl StdioServer {
             match tokio::time::timeout(left, self.lines.next_line()).await {
                 Err(_) => return Err(format!("{method}: no reply within {limit:?}")),
                 Ok(Err(e)) => return Err(e.to_string()),
-                Ok(Ok(None)) => return Err(format!("{method}: the server closed stdout")),
+                Ok(Ok(None)) => {
+                    // Let the stderr reader catch up with the exit.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let said = self
+                        .last_stderr
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(" / ");
+                    return Err(format!("{method}: the server closed stdout; stderr: {said}"));
+                }
                 Ok(Ok(Some(line))) => {
                     if let Ok(v) = serde_json::from_str::<Value>(&line)
                         && v.get("id") == Some(&json!(id))
