@@ -441,7 +441,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "Verify that a service recovered: passes when memory < 65 %, errors < 2.5/min and p95 latency < 400 ms (and the service answers) hold for hold_seconds with at least 3 fresh samples. Waits up to timeout_seconds for such a hold, sending progress notifications. On failure it is an error carrying the measured curve. Call it after every remediation, then record_incident.",
+        description = "Verify that a service recovered: passes when memory < 65 %, errors < 2.5/min and p95 latency < 400 ms (and the service answers) hold for hold_seconds with at least 3 fresh samples, all taken after this call began (samples from before it, e.g. before the remediation, show in the curve but never count). Waits up to timeout_seconds for such a hold, sending progress notifications. On failure it is an error carrying the measured curve. Call it after every remediation, then record_incident.",
         annotations(
             title = "Verify recovery",
             read_only_hint = true,
@@ -498,8 +498,13 @@ impl QsServer {
                 read(MetricType::RequestLatencyMs)
             )?;
             let points = curve(&up, &mem, &err, &lat);
-            // The compliant run ending at the newest sample.
-            let run: Vec<&CurvePoint> = points.iter().rev().take_while(|p| p.ok).collect();
+            // The compliant run ending at the newest sample, measured since the call began:
+            // good samples from before it (say, before the restart) prove nothing.
+            let run: Vec<&CurvePoint> = points
+                .iter()
+                .rev()
+                .take_while(|p| p.ok && p.t >= start)
+                .collect();
             let held = match (run.last(), run.first()) {
                 (Some(first), Some(last)) => (last.t - first.t).num_milliseconds() as f64 / 1000.0,
                 _ => 0.0,
