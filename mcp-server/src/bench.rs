@@ -146,13 +146,19 @@ pub async fn run(o: BenchOpts) -> Result<Report, String> {
         ("detect_anomalies", json!({})),
     ];
     for (tool, args) in reads {
-        let label = format!(
-            "{tool} {}",
+        let label = [
+            Some(tool.to_string()),
             args.get("window")
                 .and_then(Value::as_str)
-                .or(args.get("text").and_then(Value::as_str))
-                .unwrap_or("")
-        );
+                .map(str::to_string),
+            args.get("text")
+                .and_then(Value::as_str)
+                .map(|t| format!("\"{t}\"")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
         let _ = d.call(tool, args.clone(), Caller::cli()).await; // warm caches
         let mut samples = Vec::with_capacity(iters);
         for _ in 0..iters {

@@ -81,9 +81,9 @@ impl StdioServer {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         let mut child = cmd.spawn()?;
-        let last_stderr = std::sync::Arc::new(std::sync::Mutex::new(
-            std::collections::VecDeque::<String>::new(),
-        ));
+        let last_stderr = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::<
+            String,
+        >::new()));
         if let Some(err) = child.stderr.take() {
             let keep = last_stderr.clone();
             tokio::spawn(async move {
@@ -146,7 +146,9 @@ impl StdioServer {
                         .cloned()
                         .collect::<Vec<_>>()
                         .join(" / ");
-                    return Err(format!("{method}: the server closed stdout; stderr: {said}"));
+                    return Err(format!(
+                        "{method}: the server closed stdout; stderr: {said}"
+                    ));
                 }
                 Ok(Ok(Some(line))) => {
                     if let Ok(v) = serde_json::from_str::<Value>(&line)
