@@ -23,6 +23,26 @@ pub struct Stack {
     pub mcp: Mcp,
 }
 
+/// Brings the fleet up clean, runs `body`, resets the fleet whatever happened, then
+/// reports the body's outcome. Skips without Docker (fails under CI).
+pub async fn with_fleet<F, Fut>(body: F)
+where
+    F: FnOnce(Fleet) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    if !docker_or_skip().await {
+        return;
+    }
+    let fleet = Fleet::up().await.expect("the fleet comes up healthy");
+    fleet.reset().await.expect("the fleet resets");
+    let outcome = body(fleet.clone()).await;
+    let reset = fleet.reset().await;
+    if let Err(e) = outcome {
+        panic!("{e:#}");
+    }
+    reset.expect("the fleet resets after the test");
+}
+
 /// Runs `body` against a clean stack; the fleet is reset afterwards whatever happened.
 /// Skips without Docker (fails under CI).
 pub async fn with_stack<F, Fut>(body: F)

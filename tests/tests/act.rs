@@ -9,8 +9,8 @@ use anyhow::{Context, ensure};
 use chrono::Utc;
 use quantumstate_store::{ActionStatus, RemediationAction, StoreSpec};
 use quantumstate_tests::qs::{HttpServer, TempStore};
-use quantumstate_tests::stack::with_stack;
-use quantumstate_tests::{Fleet, docker, docker_or_skip, poll_until};
+use quantumstate_tests::stack::{with_fleet, with_stack};
+use quantumstate_tests::{docker, poll_until};
 use serde_json::{Value, json};
 
 async fn started_at(container: &str) -> anyhow::Result<String> {
@@ -245,12 +245,7 @@ async fn a_container_fault_with_a_5s_ttl_is_undone_by_itself() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_kill_9_the_next_server_undoes_an_expired_container_fault() {
-    if !docker_or_skip().await {
-        return;
-    }
-    let fleet = Fleet::up().await.expect("fleet");
-    fleet.reset().await.expect("reset");
-    let outcome = async {
+    with_fleet(|_fleet| async move {
         let store = TempStore::new()?;
         let server = HttpServer::start(&store, &[]).await?;
         let (code, body) = server
@@ -297,14 +292,9 @@ async fn after_kill_9_the_next_server_undoes_an_expired_container_fault() {
             "no open container fault: {faults}"
         );
         server.kill9().await?;
-        Ok::<(), anyhow::Error>(())
-    }
+        Ok(())
+    })
     .await;
-    let reset = fleet.reset().await;
-    if let Err(e) = outcome {
-        panic!("{e:#}");
-    }
-    reset.expect("reset");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,32 +3,12 @@
 //! into CACHE_OFFLINE logins. Each test resets the fleet before and after itself.
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, ensure};
-use quantumstate_tests::{Fleet, SERVICES, docker, docker_or_skip, poll_until};
+use quantumstate_tests::stack::with_fleet;
+use quantumstate_tests::{SERVICES, docker, poll_until};
 use serde_json::{Value, json};
-
-/// Brings the fleet up clean, runs `body`, resets the fleet whatever happened, then
-/// reports the body's outcome.
-async fn with_fleet<F, Fut>(body: F)
-where
-    F: FnOnce(Fleet) -> Fut,
-    Fut: Future<Output = anyhow::Result<()>>,
-{
-    if !docker_or_skip().await {
-        return;
-    }
-    let fleet = Fleet::up().await.expect("the fleet comes up healthy");
-    fleet.reset().await.expect("the fleet resets");
-    let outcome = body(fleet.clone()).await;
-    let reset = fleet.reset().await;
-    if let Err(e) = outcome {
-        panic!("{e:#}");
-    }
-    reset.expect("the fleet resets after the test");
-}
 
 fn now_unix() -> u64 {
     SystemTime::now()

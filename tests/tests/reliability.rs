@@ -10,29 +10,11 @@ use std::time::Duration;
 use anyhow::{Context, bail, ensure};
 use quantumstate_store::{ActionStatus, StoreSpec};
 use quantumstate_tests::qs::{HttpServer, Scraper, TempStore};
-use quantumstate_tests::{Fleet, docker, docker_or_skip, poll_until};
+use quantumstate_tests::stack::with_fleet;
+use quantumstate_tests::{docker, poll_until};
 use serde_json::{Value, json};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinHandle;
-
-/// Runs `body` with the fleet up and reset before and after.
-async fn with_fleet<F, Fut>(body: F)
-where
-    F: FnOnce(Fleet) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<()>>,
-{
-    if !docker_or_skip().await {
-        return;
-    }
-    let fleet = Fleet::up().await.expect("fleet up");
-    fleet.reset().await.expect("fleet reset");
-    let outcome = body(fleet.clone()).await;
-    let reset = fleet.reset().await;
-    if let Err(e) = outcome {
-        panic!("{e:#}");
-    }
-    reset.expect("fleet reset after");
-}
 
 /// A Unix-socket proxy in front of the Docker socket: stopping it is, to the server, the
 /// daemon going away (the socket disappears; open connections drop); starting it again is
