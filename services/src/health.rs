@@ -5,8 +5,6 @@ use serde::Serialize;
 
 use crate::deps::DependencyView;
 use crate::faults::FaultView;
-use crate::state::AppState;
-use crate::telemetry::window::WINDOW_SECS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -69,45 +67,6 @@ pub struct HealthReport {
     pub region: String,
     pub role: String,
     pub memory_limit_mb: f64,
-}
-
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
-}
-
-/// Measures everything now.
-pub fn report(state: &AppState) -> HealthReport {
-    let config = state.config();
-    let telemetry = state.telemetry();
-    let mem = telemetry.memory();
-    let window = telemetry.window(WINDOW_SECS);
-    let per_min = 60.0 / WINDOW_SECS as f64;
-    let error_rate = window.errors as f64 * per_min;
-    let p95 = window.p95_ms.unwrap_or(0.0);
-    let dependencies = state.deps().report();
-    let status = evaluate(&StatusInputs {
-        memory_percent: mem.percent,
-        error_rate,
-        p95_ms: p95,
-        dependency_down: dependencies.iter().any(|d| d.status != "up"),
-    });
-    HealthReport {
-        service: config.service_name.clone(),
-        version: config.version.clone(),
-        status,
-        uptime_seconds: round2(telemetry.uptime().as_secs_f64()),
-        memory_percent: round2(mem.percent),
-        memory_rss_mb: round2(mem.rss_mb()),
-        cpu_percent: round2(telemetry.cpu_percent()),
-        error_rate: round2(error_rate),
-        request_latency_ms: round2(p95),
-        requests_per_min: round2(window.requests as f64 * per_min),
-        dependencies,
-        active_faults: state.faults().list(),
-        region: config.region.clone(),
-        role: config.role.as_str().to_owned(),
-        memory_limit_mb: round2(mem.limit_mb()),
-    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod process;
 pub mod random;
 pub mod routes;
+pub mod sessions;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;

@@ -7,12 +7,12 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::business::sessions::SessionStore;
 use crate::config::Config;
 use crate::deps::Dependencies;
 use crate::faults::FaultRegistry;
 use crate::log::Logger;
 use crate::metrics::Metrics;
+use crate::sessions::SessionStore;
 use crate::telemetry::Telemetry;
 
 /// Connect timeout for every outgoing call: a dead peer is refused or silent fast.

@@ -5,8 +5,10 @@
 //! so the same behaviour suite (`tests/behaviour.rs`) holds every backend to one contract.
 
 pub mod elastic;
+mod handle;
 pub mod model;
 pub mod query;
+pub mod rules;
 pub mod seed;
 pub mod sqlite;
 mod text;
@@ -17,12 +19,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
+pub use handle::StoreHandle;
 pub use model::*;
 pub use query::*;
 pub use sqlite::SqliteStore;
 
 /// Everything that can go wrong in a store, said so a person can act on it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open the store at {path}: {reason}")]
     Open { path: PathBuf, reason: String },

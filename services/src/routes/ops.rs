@@ -1,4 +1,4 @@
-//! Operational endpoints: `/health` (the full report), `/livez`, `/readyz` (503 when
+//! Operational endpoints: `/health` (the full report, measured here from the state), `/livez`, `/readyz` (503 when
 //! unhealthy) and `/metrics` (Prometheus text).
 
 use axum::Json;
@@ -7,11 +7,12 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
-use crate::health::{self, HealthReport, Status};
+use crate::health::{HealthReport, Status, StatusInputs, evaluate};
 use crate::state::AppState;
+use crate::telemetry::window::WINDOW_SECS;
 
 pub async fn health(State(state): State<AppState>) -> Json<HealthReport> {
-    Json(health::report(&state))
+    Json(report(&state))
 }
 
 pub async fn livez() -> Json<Value> {
@@ -19,7 +20,7 @@ pub async fn livez() -> Json<Value> {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let report = health::report(&state);
+    let report = report(&state);
     let ready = report.status != Status::Unhealthy;
     let code = if ready {
         StatusCode::OK
@@ -33,7 +34,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let report = health::report(&state);
+    let report = report(&state);
     let text = state
         .metrics()
         .render(&report, &state.faults().count_by_kind());
@@ -44,4 +45,43 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         text,
     )
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// Measures everything now.
+fn report(state: &AppState) -> HealthReport {
+    let config = state.config();
+    let telemetry = state.telemetry();
+    let mem = telemetry.memory();
+    let window = telemetry.window(WINDOW_SECS);
+    let per_min = 60.0 / WINDOW_SECS as f64;
+    let error_rate = window.errors as f64 * per_min;
+    let p95 = window.p95_ms.unwrap_or(0.0);
+    let dependencies = state.deps().report();
+    let status = evaluate(&StatusInputs {
+        memory_percent: mem.percent,
+        error_rate,
+        p95_ms: p95,
+        dependency_down: dependencies.iter().any(|d| d.status != "up"),
+    });
+    HealthReport {
+        service: config.service_name.clone(),
+        version: config.version.clone(),
+        status,
+        uptime_seconds: round2(telemetry.uptime().as_secs_f64()),
+        memory_percent: round2(mem.percent),
+        memory_rss_mb: round2(mem.rss_mb()),
+        cpu_percent: round2(telemetry.cpu_percent()),
+        error_rate: round2(error_rate),
+        request_latency_ms: round2(p95),
+        requests_per_min: round2(window.requests as f64 * per_min),
+        dependencies,
+        active_faults: state.faults().list(),
+        region: config.region.clone(),
+        role: config.role.as_str().to_owned(),
+        memory_limit_mb: round2(mem.limit_mb()),
+    }
 }

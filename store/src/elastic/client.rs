@@ -17,7 +17,6 @@ use serde_json::Value;
 
 use super::config::{Auth, ElasticConfig, Refresh, RetryPolicy, Target};
 use super::errors;
-use super::setup::Ready;
 use crate::StoreError;
 
 /// A request body: none, one JSON document, or newline-delimited JSON for `_bulk`.
@@ -25,6 +24,13 @@ pub(crate) enum Body {
     Empty,
     Json(Value),
     NdJson(String),
+}
+
+/// What index setup learnt about an index (see `setup`), kept per index name.
+#[derive(Debug, Default)]
+pub(crate) struct Ready {
+    /// `semantic_text` fields the cluster has on it (queried when present, never created).
+    pub semantic: Vec<String>,
 }
 
 /// A status and its parsed body (`Null` when empty, a string when not JSON).

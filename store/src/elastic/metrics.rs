@@ -18,7 +18,7 @@ use crate::Result;
 use crate::model::{Collection, Metric, MetricType};
 use crate::query::*;
 
-pub(crate) const MINUTE_MS: i64 = 60_000;
+pub(crate) use crate::rules::MINUTE_MS;
 pub(crate) const METRICS: Idx = Idx::C(Collection::Metrics);
 
 /// Merges a partial minute into a stored rollup (the upsert holds the first one).

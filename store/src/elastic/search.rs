@@ -16,13 +16,7 @@ use super::mappings::Idx;
 use super::setup::ensure;
 use crate::model::{Collection, Incident, Runbook};
 use crate::query::{Scored, SimilarQuery};
-use crate::{Result, text};
-
-const W_TEXT: f64 = 0.6;
-const W_SERVICE: f64 = 0.25;
-const W_ANOMALY: f64 = 0.15;
-/// Candidates read before re-ranking.
-const CANDIDATES: usize = 200;
+use crate::{Result, rules, text};
 
 const INCIDENTS: Idx = Idx::C(Collection::Incidents);
 const RUNBOOKS: Idx = Idx::C(Collection::Runbooks);
@@ -97,7 +91,7 @@ async fn candidates<T: serde::de::DeserializeOwned>(
     }
     let ready = ensure(es, idx).await?;
     let body = json!({
-        "size": CANDIDATES,
+        "size": rules::CANDIDATES,
         "query": text_query(&words, fields, &ready.semantic, &q.description),
         "track_total_hits": false
     });
@@ -107,17 +101,6 @@ async fn candidates<T: serde::de::DeserializeOwned>(
         .map(|h| {
             let s = h.get("_score").and_then(Value::as_f64).unwrap_or(0.0);
             Ok((s, source(h)?))
-        })
-        .collect()
-}
-
-fn rank<T>(mut v: Vec<(f64, i64, String, T)>, limit: usize) -> Vec<Scored<T>> {
-    v.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
-    v.into_iter()
-        .take(limit)
-        .map(|(score, _, _, item)| Scored {
-            score: text::round3(score),
-            item,
         })
         .collect()
 }
@@ -136,17 +119,11 @@ pub(crate) async fn incidents(es: &Es, q: &SimilarQuery) -> Result<Vec<Scored<In
     let scored = hits
         .into_iter()
         .map(|(s, inc)| {
-            let mut score = W_TEXT * unit(s);
-            if services.contains(&inc.service) {
-                score += W_SERVICE;
-            }
-            if q.anomaly_type == Some(inc.anomaly_type) {
-                score += W_ANOMALY;
-            }
+            let score = rules::incident_score(unit(s), &inc, &services, q);
             (score, inc.timestamp.timestamp_millis(), inc.id.clone(), inc)
         })
         .collect();
-    Ok(rank(scored, q.limit))
+    Ok(rules::rank(scored, q.limit))
 }
 
 pub(crate) async fn runbooks(es: &Es, q: &SimilarQuery) -> Result<Vec<Scored<Runbook>>> {
@@ -158,19 +135,9 @@ pub(crate) async fn runbooks(es: &Es, q: &SimilarQuery) -> Result<Vec<Scored<Run
     let scored = hits
         .into_iter()
         .map(|(s, rb)| {
-            let mut score = W_TEXT * unit(s);
-            if services.contains(&rb.service) {
-                score += W_SERVICE;
-            } else if rb.service == "any" {
-                score += W_SERVICE / 2.0;
-            }
-            if let Some(a) = q.anomaly_type
-                && rb.anomaly_types.contains(&a)
-            {
-                score += W_ANOMALY;
-            }
+            let score = rules::runbook_score(unit(s), &rb, &services, q.anomaly_type);
             (score, 0, rb.id.clone(), rb)
         })
         .collect();
-    Ok(rank(scored, q.limit))
+    Ok(rules::rank(scored, q.limit))
 }

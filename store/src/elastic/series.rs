@@ -10,11 +10,9 @@ use super::docs::search;
 use super::dsl::*;
 use super::mappings::Idx;
 use super::metrics::{METRICS, MINUTE_MS, series_filters};
+use crate::Result;
 use crate::query::*;
-use crate::{Result, StoreError};
-
-/// Windows longer than this are answered from the one-minute rollups.
-const RAW_MAX_WINDOW_MS: i64 = 6 * 3_600_000;
+use crate::rules::{bucket_ms, empty_summary, reads_rollups, slope};
 
 /// Σx with x = minutes since `params.from`.
 pub(crate) const SUM_X: &str = "// qs:minutes v1\n\
@@ -38,56 +36,10 @@ fn top(order: &str, fields: &[&str]) -> Value {
                         "_source": {"includes": fields}}})
 }
 
-/// Bucket width (ms) so that an epoch-aligned series over `span_ms` has at most `n` points.
-fn bucket_ms(span_ms: i64, n: usize, granule: i64) -> i64 {
-    let raw = if n <= 1 {
-        span_ms + 1
-    } else {
-        (span_ms + (n as i64 - 2)) / (n as i64 - 1)
-    };
-    let raw = raw.max(granule);
-    (raw + granule - 1) / granule * granule
-}
-
-fn slope(n: f64, sx: f64, sy: f64, sxx: f64, sxy: f64) -> Option<f64> {
-    if n < 2.0 {
-        return None;
-    }
-    let den = n * sxx - sx * sx;
-    if den.abs() < 1e-12 {
-        return None;
-    }
-    Some((n * sxy - sx * sy) / den)
-}
-
-fn empty_summary() -> MetricSummary {
-    MetricSummary {
-        count: 0,
-        min: None,
-        max: None,
-        avg: None,
-        p95: None,
-        first: None,
-        last: None,
-        last_at: None,
-        slope_per_min: None,
-    }
-}
-
 pub(crate) async fn query(es: &Es, q: &MetricQuery) -> Result<MetricSeries> {
-    if q.range.to < q.range.from {
-        return Err(StoreError::Invalid(
-            "the range ends before it starts".into(),
-        ));
-    }
-    if q.max_points > MAX_POINTS {
-        return Err(StoreError::Invalid(format!(
-            "max_points {} is too many: use 1 to {MAX_POINTS}",
-            q.max_points
-        )));
-    }
+    crate::rules::validate_metric_query(q)?;
     let (from, to) = (ms(q.range.from), ms(q.range.to));
-    let rollup = to - from > RAW_MAX_WINDOW_MS;
+    let rollup = reads_rollups(to - from);
     // Rollups are keyed by their minute, so the first partial minute counts whole.
     let lo = if rollup {
         from.div_euclid(MINUTE_MS) * MINUTE_MS
@@ -293,20 +245,4 @@ async fn nearest_rank(
         .and_then(|h| h.pointer(&format!("/_source/{field}")))
         .and_then(Value::as_f64)
         .or(fallback))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn buckets_never_exceed_max_points() {
-        for span in [0_i64, 999, 60_000, 3_600_000, 86_400_000] {
-            for n in [1_usize, 2, 7, 100, 2000] {
-                let b = bucket_ms(span, n, 1000);
-                assert!((span / b + 1) as usize <= n.max(1));
-            }
-        }
-        assert_eq!(slope(1.0, 0.0, 1.0, 0.0, 0.0), None);
-    }
 }

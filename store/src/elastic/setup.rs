@@ -7,17 +7,10 @@ use std::sync::Arc;
 use elasticsearch::http::Method;
 use serde_json::{Value, json};
 
-use super::client::{Body, Es};
+use super::client::{Body, Es, Ready};
 use super::errors::{classify, type_and_reason};
 use super::mappings::{Idx, compare};
 use crate::{Result, StoreError};
-
-/// What setup learnt about an index.
-#[derive(Debug, Default)]
-pub(crate) struct Ready {
-    /// `semantic_text` fields the cluster has on it (queried when present, never created).
-    pub semantic: Vec<String>,
-}
 
 /// Makes sure `idx` exists with a compatible mapping; cheap after the first call.
 pub(crate) async fn ensure(es: &Es, idx: Idx) -> Result<Arc<Ready>> {

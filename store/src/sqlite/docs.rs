@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
-use super::{from_json, ms, to_json};
+use super::codec::{from_json, ms, to_json};
 use crate::model::*;
 use crate::query::*;
 

@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, Transaction, params, params_from_iter};
 
-use super::{from_ms, ms};
+use super::codec::{from_ms, ms};
 use crate::model::{Level, LogLine};
 use crate::query::*;
 use crate::text;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
-use super::{from_json, from_ms, ms, to_json};
+use super::codec::{from_json, from_ms, ms, to_json};
 use crate::model::*;
 use crate::query::*;
 

@@ -3,17 +3,10 @@
 
 use rusqlite::Connection;
 
-use super::from_json;
+use super::codec::from_json;
 use crate::model::{Incident, Runbook};
 use crate::query::{Scored, SimilarQuery};
-use crate::text;
-
-/// Weight of the text match, the service match and the anomaly-type match in a score.
-const W_TEXT: f64 = 0.6;
-const W_SERVICE: f64 = 0.25;
-const W_ANOMALY: f64 = 0.15;
-/// Candidates read from the index before re-ranking.
-const CANDIDATES: i64 = 200;
+use crate::{rules, text};
 
 fn services_of(c: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
     let mut st = c.prepare_cached(&format!(
@@ -37,21 +30,10 @@ fn wanted_services(c: &Connection, table: &str, q: &SimilarQuery) -> rusqlite::R
 
 fn candidates(c: &Connection, sql: &str, fts: &str) -> rusqlite::Result<Vec<(String, f64)>> {
     let mut st = c.prepare_cached(sql)?;
-    let rows = st.query_map(rusqlite::params![fts, CANDIDATES], |r| {
+    let rows = st.query_map(rusqlite::params![fts, rules::CANDIDATES as i64], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?))
     })?;
     rows.collect()
-}
-
-fn rank<T>(mut v: Vec<(f64, i64, String, T)>, limit: usize) -> Vec<Scored<T>> {
-    v.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
-    v.into_iter()
-        .take(limit)
-        .map(|(score, _, _, item)| Scored {
-            score: text::round3(score),
-            item,
-        })
-        .collect()
 }
 
 pub fn incidents(c: &Connection, q: &SimilarQuery) -> rusqlite::Result<Vec<Scored<Incident>>> {
@@ -69,16 +51,10 @@ pub fn incidents(c: &Connection, q: &SimilarQuery) -> rusqlite::Result<Vec<Score
     let mut scored = Vec::with_capacity(hits.len());
     for (doc, bm25) in hits {
         let inc: Incident = from_json(&doc)?;
-        let mut s = W_TEXT * text::bm25_to_unit(bm25);
-        if services.contains(&inc.service) {
-            s += W_SERVICE;
-        }
-        if q.anomaly_type == Some(inc.anomaly_type) {
-            s += W_ANOMALY;
-        }
+        let s = rules::incident_score(text::bm25_to_unit(bm25), &inc, &services, q);
         scored.push((s, inc.timestamp.timestamp_millis(), inc.id.clone(), inc));
     }
-    Ok(rank(scored, q.limit))
+    Ok(rules::rank(scored, q.limit))
 }
 
 pub fn runbooks(c: &Connection, q: &SimilarQuery) -> rusqlite::Result<Vec<Scored<Runbook>>> {
@@ -96,18 +72,8 @@ pub fn runbooks(c: &Connection, q: &SimilarQuery) -> rusqlite::Result<Vec<Scored
     let mut scored = Vec::with_capacity(hits.len());
     for (doc, bm25) in hits {
         let rb: Runbook = from_json(&doc)?;
-        let mut s = W_TEXT * text::bm25_to_unit(bm25);
-        if services.contains(&rb.service) {
-            s += W_SERVICE;
-        } else if rb.service == "any" {
-            s += W_SERVICE / 2.0;
-        }
-        if let Some(a) = q.anomaly_type
-            && rb.anomaly_types.contains(&a)
-        {
-            s += W_ANOMALY;
-        }
+        let s = rules::runbook_score(text::bm25_to_unit(bm25), &rb, &services, q.anomaly_type);
         scored.push((s, 0, rb.id.clone(), rb));
     }
-    Ok(rank(scored, q.limit))
+    Ok(rules::rank(scored, q.limit))
 }

@@ -1,0 +1,148 @@
+//! The store's connections: one writer behind a mutex (every write an IMMEDIATE
+//! transaction) and a small pool of readers, every call on tokio's blocking pool.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use rusqlite::Connection;
+
+use super::conn::{map_err, open_conn};
+use super::{metrics, schema};
+use crate::{Result, StoreError};
+
+/// Readers kept open; more are opened on demand and dropped when returned past this.
+const MAX_IDLE_READERS: usize = 4;
+
+/// The SQLite store. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    pub(super) series: Mutex<metrics::SeriesCache>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                path: path.to_path_buf(),
+                reason: format!("cannot create directory {}: {e}", dir.display()),
+            })?;
+        }
+        if path.is_dir() {
+            return Err(StoreError::Open {
+                path: path.to_path_buf(),
+                reason: "it is a directory, not a database file".into(),
+            });
+        }
+        // Two processes creating the same new file at once (compose starts the scraper and
+        // the server together) can briefly see I/O or lock errors while the other switches
+        // it to WAL and migrates; a few bounded retries ride that out.
+        let mut attempt = 0;
+        let writer = loop {
+            let opened = open_conn(path, false).and_then(|mut w| {
+                schema::migrate(&mut w).map_err(|e| map_err(path, e))?;
+                Ok(w)
+            });
+            match opened {
+                Ok(w) => break w,
+                Err(e @ (StoreError::Locked { .. } | StoreError::Unavailable(_)))
+                    if attempt < 10 =>
+                {
+                    tracing::debug!(error = %e, attempt, "retrying store open");
+                    attempt += 1;
+                    std::thread::sleep(StdDuration::from_millis(100 * attempt));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+                series: Mutex::new(metrics::SeriesCache::default()),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on a reader connection on the blocking pool.
+    pub(super) async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        run_blocking(move || {
+            let conn = {
+                let mut pool = inner.readers.lock().unwrap_or_else(|p| p.into_inner());
+                pool.pop()
+            };
+            let conn = match conn {
+                Some(c) => c,
+                None => open_conn(&inner.path, true)?,
+            };
+            let out = f(&conn).map_err(|e| map_err(&inner.path, e));
+            let mut pool = inner.readers.lock().unwrap_or_else(|p| p.into_inner());
+            if pool.len() < MAX_IDLE_READERS {
+                pool.push(conn);
+            }
+            out
+        })
+        .await
+    }
+
+    /// Runs `f` inside an IMMEDIATE transaction on the writer connection.
+    pub(super) async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>, &Inner) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        run_blocking(move || {
+            let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|e| map_err(&inner.path, e))?;
+            match f(&tx, &inner) {
+                Ok(v) => {
+                    tx.commit().map_err(|e| map_err(&inner.path, e))?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    // The transaction rolls back on drop; the series cache may now hold
+                    // ids of rows that were never committed, so forget it.
+                    drop(tx);
+                    inner
+                        .series
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clear();
+                    Err(map_err(&inner.path, e))
+                }
+            }
+        })
+        .await
+    }
+}
+
+async fn run_blocking<T, F>(f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+}
