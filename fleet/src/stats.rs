@@ -8,7 +8,7 @@ use bollard::models::ContainerStatsResponse;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::ContainerInfo;
+use crate::ContainerInfo;
 
 /// One CPU reading, kept between calls because one-shot stats carry no previous sample.
 #[derive(Debug, Clone)]

@@ -1,19 +1,22 @@
-//! One function per CLI command: stdio and HTTP serving (with the runner and reaper in the
-//! background), `tools`, `call`, `seed`, `runner` and `healthcheck`.
+//! The command line, run: one function per command — stdio and HTTP serving (with the
+//! runner and reaper in the background), `tools`, `call`, `seed`, `runner`, `bench` and
+//! `healthcheck` — and `run`, which picks one.
 
 use std::io::Read;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use chrono::Utc;
 use quantumstate_store::seed::{self, Scenario};
 use rmcp::ServiceExt;
 use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::config::HttpConfig;
+use crate::caller::Caller;
+use crate::config::{Cli, Command, Config, HttpConfig};
 use crate::dispatch::Dispatcher;
 use crate::error::{ToolError, ToolResult};
-use crate::guard::Caller;
 use crate::server::QsServer;
 use crate::{reaper, runner};
 
@@ -52,7 +55,8 @@ async fn drain(app: &App) {
 /// MCP over stdio until the client closes stdin or a signal arrives.
 pub async fn stdio(app: App) -> Result<(), String> {
     start_background(&app);
-    let server = QsServer::new(app.clone());
+    let tools = crate::tools::router(app.config());
+    let server = QsServer::new(app.clone(), tools, Some(Caller::stdio()));
     let running = server
         .serve_with_ct(rmcp::transport::stdio_pipes(), app.shutdown().child_token())
         .await
@@ -163,4 +167,110 @@ pub async fn healthcheck(listen: &str) -> bool {
         return false;
     };
     matches!(client.get(format!("http://{addr}/healthz")).send().await, Ok(r) if r.status().is_success())
+}
+
+/// Runs the command line: checks the options, then the one command asked for.
+pub async fn run(cli: Cli, shutdown: CancellationToken) -> ExitCode {
+    let http_opts = match &cli.command {
+        Some(Command::Http(h)) => Some(h),
+        _ => None,
+    };
+    if let Some(Command::Healthcheck { listen }) = &cli.command {
+        return if healthcheck(listen).await {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    let config = match Config::from_opts(&cli.opts, http_opts) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("quantumstate-mcp: {}", e.to_text());
+            return ExitCode::from(2);
+        }
+    };
+    let http_cfg = config.http.clone();
+    let app = App::new(config, shutdown);
+    match cli.command {
+        None | Some(Command::Stdio) => done(stdio(app).await),
+        Some(Command::Http(_)) => match http_cfg {
+            Some(cfg) => done(http(app, cfg).await),
+            None => ExitCode::from(2),
+        },
+        Some(Command::Tools) => {
+            print_line(&tools(app).await);
+            ExitCode::SUCCESS
+        }
+        Some(Command::Call { tool, json }) => match call(app, &tool, json.as_deref()).await {
+            Ok(v) => {
+                print_line(&v.to_string());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{}", e.to_json());
+                ExitCode::FAILURE
+            }
+        },
+        Some(Command::Seed { scenario }) => match seed(app, scenario.as_deref()).await {
+            Ok(v) => {
+                print_line(&v.to_string());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{}", e.to_json());
+                ExitCode::FAILURE
+            }
+        },
+        Some(Command::Runner) => {
+            runner_only(app).await;
+            ExitCode::SUCCESS
+        }
+        Some(Command::Bench {
+            out,
+            metrics,
+            logs,
+            seed,
+            quick,
+            peers,
+        }) => {
+            let opts = crate::bench::BenchOpts {
+                out: out.clone(),
+                metrics,
+                logs,
+                quick,
+                peers,
+                seed,
+                docker_host: app.config().docker_host.clone(),
+            };
+            match crate::bench::run(opts).await {
+                Ok(r) => {
+                    print_line(&crate::bench::table(&r));
+                    eprintln!("report written to {}", out.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("quantumstate-mcp bench: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some(Command::Healthcheck { .. }) => ExitCode::SUCCESS,
+    }
+}
+
+/// Writes one line to stdout; a reader that went away (a closed pipe) is not an error.
+fn print_line(s: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{s}").and_then(|_| out.flush());
+}
+
+fn done(r: Result<(), String>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("quantumstate-mcp: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -4,160 +4,19 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+mod cli;
 
+pub use cli::{Cli, Command, HttpOpts, Opts};
+
+use crate::caller::Scopes;
 use crate::error::{ToolError, ToolResult};
-
-/// QuantumState: safe, audited MCP tools for running a container fleet.
-#[derive(Debug, Parser)]
-#[command(name = "quantumstate-mcp", version, about, long_about = None)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Option<Command>,
-    #[command(flatten)]
-    pub opts: Opts,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// MCP over stdio (the default; what uvx and desktop clients run).
-    Stdio,
-    /// MCP over streamable HTTP at /mcp, direct tool routes at /api/tools, the console at /.
-    Http(HttpOpts),
-    /// List the tools this configuration exposes, as JSON.
-    Tools,
-    /// Call one tool in-process and print its structured result on stdout.
-    Call {
-        /// Tool name, e.g. find_similar_incidents.
-        tool: String,
-        /// Arguments as a JSON object; `-` reads them from stdin. Default `{}`.
-        json: Option<String>,
-    },
-    /// Load the seed incidents and runbooks (idempotent), or a backdated scenario.
-    Seed {
-        /// Also write one of seed 001's scenarios: memory-leak, deployment-rollback, error-spike.
-        #[arg(long)]
-        scenario: Option<String>,
-    },
-    /// Run only the remediation runner.
-    Runner,
-    /// Measure cold start, read latency on 1 M samples, HTTP throughput, ingest, restart
-    /// overhead and RSS; print a table and write JSON.
-    Bench {
-        /// Where the JSON report goes.
-        #[arg(long, default_value = "target/bench/bench.json")]
-        out: std::path::PathBuf,
-        /// Metric samples to generate.
-        #[arg(long, default_value_t = 1_000_000)]
-        metrics: usize,
-        /// Log lines to generate.
-        #[arg(long, default_value_t = 100_000)]
-        logs: usize,
-        /// The generator's seed (same seed and sizes, same data).
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Fewer iterations (a smoke run).
-        #[arg(long)]
-        quick: bool,
-        /// Also measure the Python Docker MCP servers (docker-mcp, mcp-server-docker) via uvx.
-        #[arg(long)]
-        peers: bool,
-    },
-    /// Exit 0 when a server on --listen answers /healthz (for FROM scratch images).
-    Healthcheck {
-        #[arg(long, env = "QS_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: String,
-    },
-}
-
-/// Options shared by every command.
-#[derive(Debug, Clone, Args)]
-pub struct Opts {
-    /// Where the data lives: sqlite:PATH (default $QS_DATA_DIR/quantumstate.db) or elasticsearch.
-    #[arg(long, env = "QS_STORE", global = true)]
-    pub store: Option<String>,
-    /// Docker endpoint (unix:///var/run/docker.sock, tcp://...); default DOCKER_HOST or the local socket.
-    #[arg(long, env = "QS_DOCKER_HOST", global = true)]
-    pub docker_host: Option<String>,
-    /// Expose no mutating tool at all.
-    #[arg(long, env = "QS_READ_ONLY", global = true)]
-    pub read_only: bool,
-    /// Hide kill, stop, pause, partition and bad deploys; restarts and rollbacks stay.
-    #[arg(long, env = "QS_DISABLE_DESTRUCTIVE", global = true)]
-    pub disable_destructive: bool,
-    /// Only these toolsets: fleet, metrics, analysis, memory, remediation, chaos.
-    #[arg(long, env = "QS_TOOLSETS", global = true, value_delimiter = ',')]
-    pub toolsets: Vec<String>,
-    /// HTTP bearer token NAME:SECRET[:read|write] (repeatable; the name is the audit's "who").
-    #[arg(long = "token", env = "QS_TOKEN", global = true, value_delimiter = ',')]
-    pub tokens: Vec<String>,
-    /// Every real mutation must quote the plan_id its dry run returned (within 5 minutes).
-    #[arg(long, env = "QS_REQUIRE_PLAN", global = true)]
-    pub require_plan: bool,
-    /// Restarts allowed per service per window, e.g. 3/300s.
-    #[arg(
-        long,
-        env = "QS_RESTART_BUDGET",
-        global = true,
-        default_value = "3/300s"
-    )]
-    pub restart_budget: String,
-    /// Do not run the remediation runner inside stdio/http.
-    #[arg(long, env = "QS_NO_RUNNER", global = true)]
-    pub no_runner: bool,
-    /// Seconds a runner's claim on a queued action lasts without renewal; an action whose
-    /// runner died is retried (or failed) after this.
-    #[arg(
-        long,
-        env = "QS_RUNNER_LEASE_SECS",
-        global = true,
-        default_value_t = 60
-    )]
-    pub runner_lease_secs: u64,
-    /// Expected scrape interval in seconds (data older than 3 intervals is stale).
-    #[arg(long, env = "QS_SCRAPE_INTERVAL", global = true, default_value_t = 5.0)]
-    pub scrape_interval: f64,
-    /// Log filter for stderr (tracing syntax), e.g. info or quantumstate_mcp=debug.
-    #[arg(long, env = "QS_LOG", global = true, default_value = "info")]
-    pub log: String,
-}
-
-/// Options of `http`.
-#[derive(Debug, Clone, Args)]
-pub struct HttpOpts {
-    /// Address to listen on. Anything but loopback requires a --token.
-    #[arg(long, env = "QS_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: String,
-    /// Extra Host header values accepted (DNS-rebinding protection), e.g. qs.internal:8080.
-    #[arg(long, env = "QS_ALLOWED_HOSTS", value_delimiter = ',')]
-    pub allowed_hosts: Vec<String>,
-    /// Extra Origin values accepted for browser requests.
-    #[arg(long, env = "QS_ALLOWED_ORIGINS", value_delimiter = ',')]
-    pub allowed_origins: Vec<String>,
-    /// Let the console start drills and restarts (through the same guardrails and audit).
-    #[arg(long, env = "QS_CONSOLE_ACTIONS")]
-    pub console_actions: bool,
-    /// Close MCP sessions idle for this many seconds.
-    #[arg(long, env = "QS_SESSION_IDLE_SECS", default_value_t = 600)]
-    pub session_idle_secs: u64,
-    /// Mutating calls allowed per client per minute.
-    #[arg(long, env = "QS_MUTATION_RATE", default_value_t = 30)]
-    pub mutation_rate_per_min: u32,
-}
-
-/// A token's rights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    Read,
-    Write,
-}
 
 /// One configured bearer token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token {
     pub name: String,
     pub secret: String,
-    pub access: Access,
+    pub scopes: Scopes,
 }
 
 impl std::fmt::Debug for Token {
@@ -165,27 +24,26 @@ impl std::fmt::Debug for Token {
         f.debug_struct("Token")
             .field("name", &self.name)
             .field("secret", &"<redacted>")
-            .field("access", &self.access)
+            .field("scopes", &self.scopes.names())
             .finish()
     }
 }
 
 impl Token {
-    /// `NAME:SECRET[:read|write]`; write is the default.
+    /// `NAME:SECRET[:SCOPES]`, SCOPES `read`, `write` (the default: operate+chaos) or
+    /// scopes joined by `+` (`read`, `operate`, `chaos`, `approve`).
     pub fn parse(text: &str) -> ToolResult<Token> {
         let bad = |why: &str| {
-            ToolError::invalid(format!("--token {why}"))
-                .hint("use NAME:SECRET or NAME:SECRET:read|write, e.g. ops:s3cr3t-value:write")
+            ToolError::invalid(format!("--token {why}")).hint(
+                "use NAME:SECRET or NAME:SECRET:SCOPES (read, write, or operate+chaos+approve ...), e.g. ops:s3cr3t-value:write",
+            )
         };
         let mut parts = text.trim().splitn(3, ':');
         let name = parts.next().unwrap_or_default().trim();
         let secret = parts.next().ok_or_else(|| bad("needs NAME:SECRET"))?.trim();
-        let access = match parts.next().map(str::trim) {
-            None | Some("write") => Access::Write,
-            Some("read") => Access::Read,
-            Some(other) => {
-                return Err(bad(&format!("access must be read or write, not {other:?}")));
-            }
+        let scopes = match parts.next().map(str::trim) {
+            None => Scopes::WRITE,
+            Some(s) => Scopes::parse(s).map_err(|e| bad(&e))?,
         };
         if name.is_empty()
             || !name
@@ -200,7 +58,7 @@ impl Token {
         Ok(Token {
             name: name.into(),
             secret: secret.into(),
-            access,
+            scopes,
         })
     }
 }
@@ -247,6 +105,8 @@ pub const TOOLSETS: [&str; 6] = [
 pub struct Config {
     pub store: Option<String>,
     pub docker_host: Option<String>,
+    /// Service names known from the start (`--services`).
+    pub services: Vec<String>,
     pub read_only: bool,
     pub disable_destructive: bool,
     /// Empty means all.
@@ -351,6 +211,12 @@ impl Config {
         Ok(Config {
             store: o.store.clone(),
             docker_host: o.docker_host.clone(),
+            services: o
+                .services
+                .iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
             read_only: o.read_only,
             disable_destructive: o.disable_destructive,
             toolsets,
@@ -369,6 +235,7 @@ impl Config {
         Config {
             store: Some(store.to_string()),
             docker_host: None,
+            services: Vec::new(),
             read_only: false,
             disable_destructive: false,
             toolsets: Vec::new(),
@@ -393,12 +260,13 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     #[test]
     fn tokens_parse() {
         let t = Token::parse("ops:0123456789:read").unwrap();
-        assert_eq!((t.name.as_str(), t.access), ("ops", Access::Read));
-        assert_eq!(Token::parse("ci:abcdefghij").unwrap().access, Access::Write);
+        assert_eq!((t.name.as_str(), t.scopes), ("ops", Scopes::READ));
+        assert_eq!(Token::parse("ci:abcdefghij").unwrap().scopes, Scopes::WRITE);
         assert!(Token::parse("nosecret").is_err());
         assert!(Token::parse("a:short").is_err());
         assert!(Token::parse("a b:0123456789").is_err());

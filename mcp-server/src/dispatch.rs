@@ -16,8 +16,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::app::App;
-use crate::error::{ErrorBody, ErrorCode, ToolError};
-use crate::guard::Caller;
+use crate::caller::Caller;
+use crate::error::{ErrorBody, ToolError};
+use crate::policy::Policy;
 use crate::server::QsServer;
 
 /// A transport that never receives and drops what the server sends (progress and log
@@ -54,7 +55,8 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// Must be called inside a tokio runtime.
     pub fn new(app: App) -> Dispatcher {
-        let server = QsServer::new(app);
+        let tools = crate::tools::router(app.config());
+        let server = QsServer::new(app, tools, None);
         let (tx, mut rx) = mpsc::unbounded_channel();
         tokio::spawn(async move { while rx.recv().await.is_some() {} });
         let running = serve_directly(server.clone(), Sink(tx), None);
@@ -129,36 +131,9 @@ impl Dispatcher {
 
     /// Why a tool is not callable: hidden by the server's mode (403) or unknown (404).
     fn why_missing(&self, name: &str) -> ToolError {
-        let cfg = self.app().config();
-        let all = crate::tools::catalogue();
-        match all.get(name) {
-            Some(t) => {
-                let read_only = t
-                    .annotations
-                    .as_ref()
-                    .and_then(|a| a.read_only_hint)
-                    .unwrap_or(false);
-                if cfg.read_only && !read_only {
-                    ToolError::forbidden(format!(
-                        "{name} changes the fleet and the server runs with --read-only"
-                    ))
-                } else if cfg.disable_destructive && crate::tools::DESTRUCTIVE_TOOLS.contains(&name)
-                {
-                    ToolError::forbidden(format!("{name} is disabled by --disable-destructive"))
-                } else {
-                    ToolError::new(
-                        ErrorCode::UnknownTool,
-                        format!("{name} is not in the enabled toolsets"),
-                    )
-                    .hint(format!("enabled toolsets: {}", cfg.toolsets.join(", ")))
-                }
-            }
-            None => {
-                let shown = crate::app::truncate(name, 64);
-                ToolError::new(ErrorCode::UnknownTool, format!("no tool named {shown:?}"))
-                    .hint("list them with `quantumstate-mcp tools` or GET /api/tools")
-            }
-        }
+        Policy::new(self.app().config())
+            .hidden(name)
+            .unwrap_or_else(|| ToolError::failed(format!("{name} is listed but has no route")))
     }
 }
 

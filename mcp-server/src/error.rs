@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use quantumstate_fleet::FleetError;
 use quantumstate_store::StoreError;
 
 /// Machine-readable error classes.
@@ -109,6 +110,10 @@ impl ToolError {
         ToolError::new(ErrorCode::NotFound, message)
     }
 
+    pub fn unauthorized(message: impl Into<String>) -> ToolError {
+        ToolError::new(ErrorCode::Unauthorized, message)
+    }
+
     pub fn forbidden(message: impl Into<String>) -> ToolError {
         ToolError::new(ErrorCode::Forbidden, message)
     }
@@ -188,6 +193,25 @@ impl From<StoreError> for ToolError {
                 "move the damaged file aside and run `quantumstate-mcp seed` to start a fresh store",
             ),
             StoreError::Backend(_) => ToolError::failed(msg),
+        }
+    }
+}
+
+impl From<FleetError> for ToolError {
+    fn from(e: FleetError) -> ToolError {
+        let msg = e.to_string();
+        match e {
+            FleetError::Unavailable(_) => ToolError::unavailable(msg).hint(
+                "start the Docker daemon (or fix DOCKER_HOST / --docker-host and socket permissions); \
+                 the server keeps running and recovers on its own",
+            ),
+            FleetError::NotFound(_) => {
+                ToolError::not_found(msg).hint("call list_services to see the fleet")
+            }
+            FleetError::NotManaged { .. } => ToolError::forbidden(msg).hint(
+                "QuantumState only acts on containers labelled quantumstate.managed=true (and never on quantumstate.role=infra)",
+            ),
+            FleetError::Failed(_) => ToolError::failed(msg),
         }
     }
 }

@@ -47,8 +47,9 @@ pub fn router(app: App, cfg: HttpConfig) -> (Router, HttpState) {
         .with_max_request_body_bytes(MAX_BODY)
         .with_cancellation_token(app.shutdown().child_token());
     let factory_app = app.clone();
+    let tools = crate::tools::router(app.config());
     let mcp = StreamableHttpService::new(
-        move || Ok(QsServer::new(factory_app.clone())),
+        move || Ok(QsServer::new(factory_app.clone(), tools.clone(), None)),
         sessions.clone(),
         mcp_cfg,
     );

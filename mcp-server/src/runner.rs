@@ -1,6 +1,6 @@
 //! The remediation runner: polls `remediation-actions-quantumstate` every 0.5 s, claims
-//! one action at a time with a lease, runs it on Docker through the same guard as the
-//! tools, and writes the status, the result document and the audit record.
+//! one action at a time with a lease, runs it on the same mutation road as the tools
+//! (audited there), and writes the status and the result document.
 //!
 //! A drop-in for the original runner: same indices, same statuses, and an `executing`
 //! document without `runner_started_at` (the original agents' hand-off) is picked up.
@@ -10,13 +10,13 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use quantumstate_store::{ActionKind, ActionStatus, Claim, RemediationAction, RemediationResult};
-use serde_json::Value;
+use quantumstate_store::{ActionStatus, Claim, RemediationAction, RemediationResult};
 
 use crate::app::App;
+use crate::caller::Caller;
 use crate::error::{ToolError, ToolResult};
-use crate::guard::{Caller, Kind, Request};
-use crate::ops;
+use crate::mutation::{Mutation, Outcome, Progress, Request, Stage};
+use crate::tools::remediation::queue::RunnerAction;
 
 /// How often the queue is polled.
 pub const POLL: Duration = Duration::from_millis(500);
@@ -91,7 +91,7 @@ pub async fn execute(app: &App, runner_id: &str, a: RemediationAction) {
     tracing::info!(exec_id = %a.exec_id, action = %a.action, service = %a.service, attempt = a.attempts, "executing");
     let started = a.runner_started_at.unwrap_or_else(Utc::now);
     let renew = keep_lease(app.clone(), a.exec_id.clone(), runner_id.to_string());
-    let (outcome, docker_used) = perform(app, &a).await;
+    let (outcome, stage) = perform(app, &a).await;
     renew.abort();
     let (status, output) = match outcome {
         Ok(out) => (ActionStatus::Executed, out),
@@ -109,7 +109,8 @@ pub async fn execute(app: &App, runner_id: &str, a: RemediationAction) {
         runner_started_at: Some(started),
         runner_output: Some(output),
         executed_at: Some(now),
-        docker_used,
+        // Only an action that reached its apply step can have used Docker.
+        docker_used: stage == Stage::Applied,
     };
     match app.store().await {
         Ok(store) => match store.complete_action(runner_id, &result).await {
@@ -143,122 +144,41 @@ fn keep_lease(app: App, exec_id: String, runner_id: String) -> tokio::task::Join
     })
 }
 
-/// Does the action; returns its output and whether Docker was used.
-async fn perform(app: &App, a: &RemediationAction) -> (ToolResult<String>, bool) {
-    let Some(kind) = ActionKind::parse(&a.action) else {
-        return (
-            Err(ToolError::invalid(format!(
-                "unknown action {:?}: the runner knows restart_service, rollback_deployment, scale_cache, restart_dependency",
-                a.action
-            ))),
-            false,
-        );
-    };
-    let service = match app.check_service(&a.service).await {
-        Ok(s) => s,
-        Err(e) => return (Err(e), false),
-    };
-    let param = |k: &str| a.params.get(k).cloned().unwrap_or(Value::Null);
-    // Work out the target before asking the guard, so the audit names it.
-    let target = match kind {
-        ActionKind::RestartDependency => {
-            match ops::pick_dependency(app, &service, param("dependency").as_str()).await {
-                Ok(d) => d,
-                Err(e) => return (Err(e), false),
-            }
-        }
-        _ => service.clone(),
+/// Runs the action's mutation on the road, as the runner on behalf of who queued it;
+/// returns its output line and how far it got.
+async fn perform(app: &App, a: &RemediationAction) -> (ToolResult<String>, Stage) {
+    let (kind, action) = match RunnerAction::of(a) {
+        Ok(x) => x,
+        Err(e) => return (Err(e), Stage::Refused),
     };
     let caller = Caller::runner(a.requested_by.as_deref());
-    let restarts = match kind {
-        ActionKind::RestartService | ActionKind::RestartDependency => vec![target.clone()],
-        _ => Vec::new(),
+    let req = Request {
+        tool: kind.as_str(),
+        arguments: serde_json::json!({"exec_id": a.exec_id, "service": a.service, "action": a.action, "params": a.params}),
+        service: Some(a.service.clone()),
+        dry_run: false,
+        plan_id: None,
     };
-    let ticket = match app
-        .guard()
-        .admit(app, &caller, Request {
-            tool: kind.as_str(),
-            arguments: serde_json::json!({"exec_id": a.exec_id, "service": a.service, "action": a.action, "params": a.params}),
-            service: Some(service.clone()),
-            targets: vec![target.clone()],
-            restarts,
-            dry_run: false,
-            plan_id: None,
-            kind: Kind::Operate,
-        })
-        .await
-    {
-        Ok(t) => t,
-        Err(e) => return (Err(e), false),
-    };
-    let wait = Duration::from_secs(60);
-    let result: ToolResult<String> = match kind {
-        ActionKind::RestartService | ActionKind::RestartDependency => ops::restart(
-            app,
-            &target,
-            Some(wait),
-            |_| async {},
-        )
-        .await
-        .map(|r| {
-            format!(
-                "restarted {target} via Docker: started {} → {}; health {}; restart count {}",
-                r.started_at_before
-                    .map(|t| t.format("%H:%M:%S%.3f").to_string())
-                    .unwrap_or_default(),
-                r.started_at_after
-                    .map(|t| t.format("%H:%M:%S%.3f").to_string())
-                    .unwrap_or_default(),
-                r.readiness
-                    .as_ref()
-                    .map(|x| x.health.as_str())
-                    .unwrap_or("?"),
-                r.restart_count
-                    .map(|c| c.to_string())
-                    .unwrap_or_else(|| "?".into())
-            )
-        }),
-        ActionKind::RollbackDeployment => {
-            let to = match param("to_version").as_str() {
-                Some(v) => ops::check_version(v).map(|v| (None, v)),
-                None => ops::rollback_target(app, &service).await,
-            };
-            match to {
-                Ok((_, to)) => ops::deploy(
-                    app,
-                    &service,
-                    &to,
-                    &caller.name,
-                    &format!("remediation {}", a.exec_id),
-                    wait,
-                    |_| async {},
-                )
-                .await
-                .map(|d| {
-                    format!(
-                        "rolled back {service} from {:?} to {} via Docker; health {}",
-                        d.from_version, d.to_version, d.readiness.health
-                    )
-                }),
-                Err(e) => Err(e),
-            }
+    let road = app.road();
+    let none = Progress::none();
+    match action {
+        RunnerAction::Restart(m) => summarise(road.run_staged(&caller, req, &m, none).await, &m),
+        RunnerAction::RestartDependency(m) => {
+            summarise(road.run_staged(&caller, req, &m, none).await, &m)
         }
-        ActionKind::ScaleCache => match param("memory_mb").as_i64() {
-            None => Err(ToolError::invalid("scale_cache needs params.memory_mb")),
-            Some(mb) => match ops::cache_limit(app, &service, mb).await {
-                Ok((_, bytes)) => app
-                    .fleet()
-                    .set_memory_limit(&service, bytes)
-                    .await
-                    .map(|_| {
-                        format!("raised {service}'s memory limit to {mb} MB via docker update")
-                    })
-                    .map_err(ToolError::from),
-                Err(e) => Err(e),
-            },
-        },
-    };
-    let docker_used = true;
-    ticket.finish(&result, result.as_ref().ok().cloned()).await;
-    (result, docker_used)
+        RunnerAction::Rollback(m) => summarise(road.run_staged(&caller, req, &m, none).await, &m),
+        RunnerAction::ScaleCache(m) => summarise(road.run_staged(&caller, req, &m, none).await, &m),
+    }
+}
+
+fn summarise<M: Mutation>(
+    (r, stage): (ToolResult<Outcome<M::Output>>, Stage),
+    m: &M,
+) -> (ToolResult<String>, Stage) {
+    let line = r.and_then(|o| {
+        o.result
+            .map(|out| m.summary(&out))
+            .ok_or_else(|| ToolError::failed("the action returned no result"))
+    });
+    (line, stage)
 }

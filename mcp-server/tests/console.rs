@@ -34,6 +34,10 @@ fn http_config(console_actions: bool) -> HttpConfig {
 async fn build(dir: &tempfile::TempDir, tokens: bool, console_actions: bool) -> Router {
     let db = dir.path().join("q.db");
     let mut config = Config::local(&format!("sqlite:{}", db.display()));
+    config.services = "payment-service,checkout-service,auth-service,inventory-service,auth-cache"
+        .split(',')
+        .map(str::to_string)
+        .collect();
     config.docker_host = Some("unix:///nonexistent/docker.sock".into());
     config.http = Some(http_config(console_actions));
     if tokens {

@@ -13,8 +13,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use proptest::prelude::*;
+use quantumstate_mcp::caller::Caller;
 use quantumstate_mcp::config::Config;
-use quantumstate_mcp::guard::Caller;
 use quantumstate_mcp::{App, Dispatcher, ErrorCode};
 use serde_json::{Map, Value, json};
 
@@ -90,6 +90,10 @@ fn env() -> &'static Env {
             .build()
             .unwrap();
         let mut cfg = Config::local(&format!("sqlite:{}", store.db_file().display()));
+        cfg.services = common::DEMO_SERVICES
+            .split(',')
+            .map(str::to_string)
+            .collect();
         cfg.docker_host = Some(common::NO_DOCKER.into());
         let (dispatcher, tools) = rt.block_on(async {
             let app = App::new(cfg, tokio_util::sync::CancellationToken::new());

@@ -31,6 +31,10 @@ fn http_config() -> HttpConfig {
 fn build(dir: &tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> (Router, App) {
     let db = dir.path().join("q.db");
     let mut config = Config::local(&format!("sqlite:{}", db.display()));
+    config.services = "payment-service,checkout-service,auth-service,inventory-service,auth-cache"
+        .split(',')
+        .map(str::to_string)
+        .collect();
     config.docker_host = Some("unix:///nonexistent/docker.sock".into());
     config.http = Some(http_config());
     tweak(&mut config);

@@ -15,9 +15,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use quantumstate_mcp::app::StoreHandle;
-use quantumstate_mcp::fleet::Fleet;
+use quantumstate_fleet::FleetRead;
 use quantumstate_store::Retention;
+use quantumstate_store::StoreHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -41,7 +41,7 @@ pub struct Config {
 /// State shared by the poller, the log shippers and the HTTP endpoint.
 pub struct Scraper {
     pub config: Config,
-    pub fleet: Arc<dyn Fleet>,
+    pub fleet: Arc<dyn FleetRead>,
     pub store: StoreHandle,
     pub buffer: Buffer,
     pub counters: Counters,
@@ -53,7 +53,11 @@ pub struct Scraper {
 }
 
 impl Scraper {
-    pub fn new(config: Config, fleet: Arc<dyn Fleet>, shutdown: CancellationToken) -> Arc<Scraper> {
+    pub fn new(
+        config: Config,
+        fleet: Arc<dyn FleetRead>,
+        shutdown: CancellationToken,
+    ) -> Arc<Scraper> {
         Arc::new(Scraper {
             store: StoreHandle::new(config.store.clone()),
             buffer: Buffer::new(config.buffer_max),
@@ -71,7 +75,7 @@ impl Scraper {
         let store = match self.store.get().await {
             Ok(s) => s,
             Err(e) => {
-                self.counters.store_error(&e.message);
+                self.counters.store_error(&e.to_string());
                 return false;
             }
         };

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use quantumstate_mcp::fleet::{FleetError, RawLog};
+use quantumstate_fleet::{FleetError, RawLog};
 use quantumstate_store::{Level, LogLine, LogQuery};
 use serde_json::Value;
 

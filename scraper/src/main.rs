@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use quantumstate_mcp::fleet::DockerFleet;
+use quantumstate_fleet::DockerFleet;
 use quantumstate_scraper::{Config, Scraper};
 use quantumstate_store::Retention;
 use tokio_util::sync::CancellationToken;
@@ -71,7 +71,7 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    quantumstate_mcp::telemetry::init_tracing(&cli.log);
+    init_tracing(&cli.log);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -167,4 +167,16 @@ async fn run(cli: Cli) -> ExitCode {
     let scraper = Scraper::new(config, fleet, shutdown);
     quantumstate_scraper::run(scraper, listener).await;
     ExitCode::SUCCESS
+}
+
+/// Logs to stderr only, plain text, filtered by `--log`.
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .try_init();
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use quantumstate_mcp::fleet::{ContainerDetail, ContainerInfo, probe_health};
+use quantumstate_fleet::{ContainerDetail, ContainerInfo, probe_health};
 use quantumstate_store::{
     Deployment, DeploymentFilter, Level, LogLine, Metric, MetricType, TimeRange,
 };

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
+use crate::compose::Compose;
 use crate::{docker, poll_until, run, workspace_root};
 
 /// One service container of the fleet.
@@ -48,7 +49,6 @@ pub const HEALTHY_WITHIN: Duration = Duration::from_secs(90);
 pub const BUILD_WITHIN: Duration = Duration::from_secs(30 * 60);
 /// Bound on a reset fleet's one-minute error windows draining.
 pub const DRAINED_WITHIN: Duration = Duration::from_secs(90);
-const COMPOSE_TIMEOUT: Duration = Duration::from_secs(120);
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Parses `docker stats` MemUsage ("12.5MiB / 256MiB") into MiB used.
@@ -68,48 +68,6 @@ pub fn parse_mem_usage(text: &str) -> Option<f64> {
         _ => return None,
     };
     Some(value * factor)
-}
-
-/// `docker-compose` (1.29) or `docker compose` (v2), whichever works here.
-#[derive(Debug, Clone)]
-struct Compose {
-    program: &'static str,
-    prefix: Vec<&'static str>,
-}
-
-impl Compose {
-    async fn detect() -> anyhow::Result<Compose> {
-        let candidates = [
-            Compose {
-                program: "docker-compose",
-                prefix: vec![],
-            },
-            Compose {
-                program: "docker",
-                prefix: vec!["compose"],
-            },
-        ];
-        for c in candidates {
-            let mut args = c.prefix.clone();
-            args.push("version");
-            if run(c.program, &args, Duration::from_secs(20)).await.is_ok() {
-                return Ok(c);
-            }
-        }
-        bail!("neither `docker-compose` nor `docker compose` works; install docker-compose")
-    }
-
-    async fn run(&self, project: Option<&str>, args: &[&str]) -> anyhow::Result<String> {
-        let file = workspace_root().join("docker-compose.yml");
-        let file = file.to_string_lossy().into_owned();
-        let mut full = self.prefix.clone();
-        full.extend(["-f", file.as_str()]);
-        if let Some(p) = project {
-            full.extend(["-p", p]);
-        }
-        full.extend_from_slice(args);
-        run(self.program, &full, COMPOSE_TIMEOUT).await
-    }
 }
 
 /// A handle on the running fleet.

@@ -4,6 +4,7 @@
 //! Tests that need Docker start with [`docker_or_skip`]: without a daemon they skip
 //! locally, but fail in CI (`CI` set), where a skip would hide a broken setup.
 
+pub mod compose;
 pub mod fleet;
 pub mod qs;
 pub mod stack;

@@ -3,15 +3,19 @@
 //! managed-label allowlist, faults that end at their TTL (even after a `kill -9` of the
 //! server), and the runner executing a queued action written the original agents' way.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
 use chrono::Utc;
+use quantumstate_fleet::DockerFleet;
+use quantumstate_mcp::{App, Caller, Config, Dispatcher};
 use quantumstate_store::{ActionStatus, RemediationAction, StoreSpec};
 use quantumstate_tests::qs::{HttpServer, TempStore};
 use quantumstate_tests::stack::{with_fleet, with_stack};
 use quantumstate_tests::{docker, poll_until};
 use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
 async fn started_at(container: &str) -> anyhow::Result<String> {
     Ok(
@@ -70,6 +74,59 @@ async fn restart_really_restarts_counts_and_clears_a_leak() {
         let recs = audit["records"].as_array().cloned().unwrap_or_default();
         ensure!(recs.iter().any(|r| r["dry_run"] == true && r["outcome"] == "ok"), "the dry run is audited: {audit}");
         ensure!(recs.iter().any(|r| r["dry_run"] == false && r["outcome"] == "ok" && r["who"] == "stdio"), "the restart is audited: {audit}");
+        Ok(())
+    })
+    .await;
+}
+
+/// One `restart_container` costs at most one listing and one inspection before Docker
+/// restarts the container; after it, only the health polls (inspections) follow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_restart_costs_one_list_and_one_inspect_before_the_restart() {
+    with_fleet(|_fleet| async move {
+        let store = TempStore::new()?;
+        let fleet = Arc::new(DockerFleet::new(None));
+        let app = App::with_fleet(
+            Config::local(&store.spec()),
+            fleet.clone(),
+            CancellationToken::new(),
+        );
+        let calls = Dispatcher::new(app);
+        fleet.record_calls();
+        let r = calls
+            .call(
+                "restart_container",
+                json!({"service": "payment-service"}),
+                Caller::cli(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        ensure!(r["result"]["readiness"]["ready"] == true, "{r}");
+        let log: Vec<&str> = fleet.take_calls().iter().map(|c| c.op).collect();
+        let at = log
+            .iter()
+            .position(|op| *op == "restart_container")
+            .context("no restart call")?;
+        let (before, after) = (&log[..at], &log[at + 1..]);
+        let count = |ops: &[&str], op: &str| ops.iter().filter(|o| **o == op).count();
+        eprintln!("Docker calls for one restart: {log:?}");
+        ensure!(
+            count(before, "list_containers") <= 1,
+            "at most one list before: {log:?}"
+        );
+        ensure!(
+            count(before, "inspect_container") <= 1,
+            "at most one inspect before: {log:?}"
+        );
+        ensure!(
+            before.len() == count(before, "list_containers") + count(before, "inspect_container"),
+            "{log:?}"
+        );
+        ensure!(count(&log, "restart_container") == 1, "{log:?}");
+        ensure!(
+            after.iter().all(|op| *op == "inspect_container"),
+            "only health polls after: {log:?}"
+        );
         Ok(())
     })
     .await;

@@ -7,7 +7,14 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 use quantumstate_store::{Level, LogLine, Metric, MetricType, Store};
 
-use crate::app::DEMO_SERVICES;
+/// The demo fleet's services, whose data the bench generates.
+const DEMO_SERVICES: [&str; 5] = [
+    "payment-service",
+    "checkout-service",
+    "auth-service",
+    "inventory-service",
+    "auth-cache",
+];
 
 /// Documents per store call (the scraper's batch).
 pub const BATCH: usize = 1_000;

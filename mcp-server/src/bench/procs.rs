@@ -93,7 +93,7 @@ impl StdioServer {
                     if k.len() == 3 {
                         k.pop_front();
                     }
-                    k.push_back(crate::app::truncate(line.trim(), 300));
+                    k.push_back(crate::text::truncate(line.trim(), 300));
                 }
             });
         }

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::HttpState;
+use crate::caller::Caller;
 use crate::error::ToolError;
-use crate::guard::Caller;
 
 /// A tool error as an HTTP response with the status SPEC gives its code.
 pub fn error_response(e: &ToolError) -> Response {

@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 use super::HttpState;
-use crate::config::{Access, HttpConfig, Token};
+use crate::caller::{Caller, Scopes};
+use crate::config::{HttpConfig, Token};
 use crate::error::{ErrorCode, ToolError};
-use crate::guard::{Caller, Surface};
 
 /// The JSON-RPC error code of a request refused before it reached MCP (implementation-
 /// defined server error range).
@@ -144,7 +144,7 @@ pub async fn check_host_and_origin(
         Some(h) => {
             let message = format!(
                 "Host {:?} is not allowed (DNS-rebinding protection); allowed: {}; add yours with --allowed-hosts",
-                crate::app::truncate(&h, 100),
+                crate::text::truncate(&h, 100),
                 allowed.join(", ")
             );
             return deny(
@@ -183,7 +183,7 @@ pub async fn check_host_and_origin(
         if !(listed || same_host) {
             let message = format!(
                 "Origin {:?} is not allowed; add it with --allowed-origins",
-                crate::app::truncate(&o, 100)
+                crate::text::truncate(&o, 100)
             );
             return deny(
                 &state,
@@ -253,11 +253,7 @@ pub async fn authenticate(
 ) -> Response {
     let tokens = &state.app.config().tokens;
     let caller = if tokens.is_empty() {
-        Caller {
-            name: "local".into(),
-            access: Access::Write,
-            surface: Surface::Http,
-        }
+        Caller::http("local", Scopes::WRITE)
     } else {
         let Some(secret) = presented(req.headers()) else {
             return deny(
@@ -271,11 +267,7 @@ pub async fn authenticate(
             .await;
         };
         match find_token(tokens, &secret) {
-            Some(t) => Caller {
-                name: t.name.clone(),
-                access: t.access,
-                surface: Surface::Http,
-            },
+            Some(t) => Caller::http(&t.name, t.scopes),
             None => {
                 return deny(
                     &state,

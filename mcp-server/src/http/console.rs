@@ -20,8 +20,8 @@ use axum::routing::get;
 
 use super::HttpState;
 use super::auth;
-use crate::config::Access;
-use crate::guard::Caller;
+use crate::caller::Caller;
+use crate::policy::{Policy, console_mutations};
 
 /// No script, style, image or connection from anywhere but this server; no framing.
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -117,22 +117,17 @@ async fn page(
 
 /// The mutating tools this caller may use from the page (empty: a read-only console).
 fn console_actions(state: &HttpState, caller: &Caller) -> Vec<&'static str> {
-    if !state.cfg.console_actions || caller.access != Access::Write {
+    if !state.cfg.console_actions || !caller.can_write() {
         return Vec::new();
     }
-    let exposed = &state.app.tool_router().map;
-    gate::CONSOLE_MUTATIONS
-        .iter()
-        .copied()
-        .filter(|t| exposed.contains_key(*t))
-        .collect()
+    let policy = Policy::new(state.app.config());
+    let mut names: Vec<&'static str> = console_mutations().filter(|t| policy.visible(t)).collect();
+    names.sort_unstable();
+    names
 }
 
 fn render(caller: &Caller, actions: &[&str]) -> String {
-    let access = match caller.access {
-        Access::Read => "read",
-        Access::Write => "write",
-    };
+    let access = if caller.can_write() { "write" } else { "read" };
     INDEX
         .replace("{{caller}}", &escape(&caller.name))
         .replace("{{access}}", access)

@@ -5,21 +5,21 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use quantumstate_store::{
-    Aggregation, Deployment, DeploymentFilter, DynStore, Level, MetricQuery, MetricType, Point,
-    TimeRange,
-};
+use quantumstate_store::{Deployment, DeploymentFilter, MetricType, TimeRange};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::service::RequestContext;
 use rmcp::{Json, RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{limit, window};
-use crate::analysis::{self, Anomaly, ServiceData, ServiceStatus};
-use crate::app::App;
-use crate::error::{ErrorCode, ToolError, ToolResult};
+use crate::analysis::{self, Anomaly, ServiceStatus};
+use crate::error::{ErrorCode, ToolError};
 use crate::server::QsServer;
+use crate::tools::args::{limit, window};
+
+mod gather;
+
+use gather::{before_after, curve, detect, judge};
 
 /// Samples read per metric for one assessment (32 minutes at 1 s is 1,920).
 const MAX_SAMPLES: usize = 4_000;
@@ -137,244 +137,10 @@ pub struct Recovery {
 const THRESHOLDS: &str =
     "memory_percent < 65, error_rate < 2.5/min, request_latency_ms < 400, up = 1";
 
-/// Everything `crate::analysis::assess` needs about one service, read from the store.
-pub async fn gather(
-    app: &App,
-    store: &DynStore,
-    service: &str,
-    now: DateTime<Utc>,
-) -> ToolResult<ServiceData> {
-    let range = TimeRange {
-        from: now - analysis::BASELINE_SPAN - analysis::RECENT_SPAN,
-        to: now,
-    };
-    let read = |mt: MetricType| {
-        let store = store.clone();
-        let svc = service.to_string();
-        async move { store.metric_samples(&svc, mt, range, MAX_SAMPLES).await }
-    };
-    let (memory, cpu, errors, latency, up) = tokio::try_join!(
-        read(MetricType::MemoryPercent),
-        read(MetricType::CpuPercent),
-        read(MetricType::ErrorRate),
-        read(MetricType::RequestLatencyMs),
-        read(MetricType::Up),
-    )?;
-    let scenario = store
-        .query_metrics(&MetricQuery {
-            service: service.into(),
-            metric_type: MetricType::Up,
-            range,
-            aggregation: Aggregation::Avg,
-            max_points: 0,
-        })
-        .await?
-        .includes_scenario_data;
-    let deployments = store
-        .list_deployments(&DeploymentFilter {
-            service: Some(service.into()),
-            range: Some(TimeRange {
-                from: now - Duration::minutes(90),
-                to: now,
-            }),
-            limit: 20,
-        })
-        .await?
-        .items;
-    let error_logs = store
-        .count_logs(
-            Some(service),
-            Level::Error,
-            TimeRange {
-                from: now - Duration::minutes(5),
-                to: now,
-            },
-        )
-        .await?;
-    let interval = analysis::infer_interval(&up).unwrap_or(app.config().scrape_interval);
-    Ok(ServiceData {
-        service: service.into(),
-        now: Some(now),
-        memory,
-        cpu,
-        errors,
-        latency,
-        up,
-        deployments,
-        error_logs,
-        scenario,
-        interval_secs: Some(interval),
-    })
-}
-
-/// Detection over the given services (or all known ones).
-pub async fn detect(app: &App, only: Option<String>) -> ToolResult<Detection> {
-    let store = app.store().await?;
-    let now = Utc::now();
-    let services: Vec<String> = match only {
-        Some(s) => vec![s],
-        None => {
-            let mut v: Vec<String> = store
-                .metric_services(now - analysis::BASELINE_SPAN - analysis::RECENT_SPAN)
-                .await?
-                .into_iter()
-                .map(|(s, _)| s)
-                .collect();
-            // Containers without any data are listed too (as unknown), when Docker answers.
-            if let Ok(list) = app.fleet().list_cached().await {
-                v.extend(list.into_iter().map(|c| c.name));
-            }
-            v.sort();
-            v.dedup();
-            v
-        }
-    };
-    let mut verdicts = Vec::new();
-    let mut anomalies = Vec::new();
-    for svc in services {
-        let data = gather(app, &store, &svc, now).await?;
-        let a = analysis::assess(&data);
-        verdicts.push(ServiceVerdict {
-            service: svc,
-            status: a.status,
-            last_sample_at: a.last_sample_at,
-            reason: a.reason,
-        });
-        anomalies.extend(a.anomalies);
-    }
-    anomalies.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(b.confidence.cmp(&a.confidence))
-            .then(a.service.cmp(&b.service))
-            .then(a.anomaly_type.cmp(&b.anomaly_type))
-    });
-    let truncated = anomalies.len() > 50;
-    anomalies.truncate(50);
-    Ok(Detection {
-        services: verdicts,
-        anomalies,
-        truncated,
-    })
-}
-
-async fn before_after(
-    store: &DynStore,
-    service: &str,
-    mt: MetricType,
-    at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> ToolResult<BeforeAfter> {
-    let q = |from, to| MetricQuery {
-        service: service.into(),
-        metric_type: mt,
-        range: TimeRange { from, to },
-        aggregation: Aggregation::Avg,
-        max_points: 0,
-    };
-    let before = store
-        .query_metrics(&q(
-            at - Duration::minutes(10),
-            at - Duration::milliseconds(1),
-        ))
-        .await?
-        .summary;
-    let after = store
-        .query_metrics(&q(at, (at + Duration::minutes(10)).min(now)))
-        .await?
-        .summary;
-    let r = |x: Option<f64>| x.map(|v| (v * 100.0).round() / 100.0);
-    Ok(BeforeAfter {
-        metric: mt,
-        before_avg: r(before.avg),
-        after_avg: r(after.avg),
-        after_max: r(after.max),
-        before_samples: before.count,
-        after_samples: after.count,
-    })
-}
-
-fn judge(m: &[BeforeAfter]) -> (String, String) {
-    let enough = m
-        .iter()
-        .all(|x| x.before_samples >= 3 && x.after_samples >= 3);
-    let mut findings = Vec::new();
-    for x in m {
-        let (Some(b), Some(a), Some(mx)) = (x.before_avg, x.after_avg, x.after_max) else {
-            continue;
-        };
-        match x.metric {
-            MetricType::ErrorRate if mx > analysis::ERRORS_HEALTHY_MAX.max(3.0 * b + 1.0) => {
-                findings.push(format!(
-                    "errors rose from {b:.1}/min to {a:.1}/min on average (peak {mx:.1})"
-                ))
-            }
-            MetricType::RequestLatencyMs if a > analysis::LATENCY_HEALTHY_MAX_MS.max(2.0 * b) => {
-                findings.push(format!("p95 latency rose from {b:.0} ms to {a:.0} ms"))
-            }
-            MetricType::MemoryPercent if a > b + 15.0 => {
-                findings.push(format!("memory rose from {b:.1} % to {a:.1} %"))
-            }
-            _ => {}
-        }
-    }
-    if !findings.is_empty() {
-        (
-            "regression".into(),
-            format!("after this deployment {}", findings.join("; ")),
-        )
-    } else if !enough {
-        (
-            "insufficient_data".into(),
-            "fewer than 3 samples before or after the deployment".into(),
-        )
-    } else {
-        (
-            "no_change".into(),
-            "errors, latency and memory stayed within their pre-deployment range".into(),
-        )
-    }
-}
-
-/// A curve point per `up` sample, with the nearest other metrics at that time.
-fn curve(up: &[Point], mem: &[Point], err: &[Point], lat: &[Point]) -> Vec<CurvePoint> {
-    let near = |s: &[Point], t: DateTime<Utc>| -> Option<f64> {
-        s.iter()
-            .filter(|p| (p.t - t).num_milliseconds().abs() <= 1_500)
-            .min_by_key(|p| (p.t - t).num_milliseconds().abs())
-            .map(|p| p.v)
-    };
-    up.iter()
-        .map(|u| {
-            let (m, e, l) = (near(mem, u.t), near(err, u.t), near(lat, u.t));
-            let ok = u.v >= 0.5
-                && m.is_none_or(|v| v < analysis::RECOVERY_MEMORY)
-                && e.is_none_or(|v| v < analysis::RECOVERY_ERRORS)
-                && l.is_none_or(|v| v < analysis::RECOVERY_LATENCY_MS)
-                && (m.is_some() || e.is_some());
-            CurvePoint {
-                t: u.t,
-                up: Some(u.v),
-                memory_percent: m,
-                error_rate: e,
-                request_latency_ms: l,
-                ok,
-            }
-        })
-        .collect()
-}
-
 #[tool_router(router = analysis_tools, vis = "pub(crate)")]
 impl QsServer {
     #[tool(
-        description = "Judge the fleet (or one service) from the stored metrics: values past seed 001's alarm levels (memory > 80 %, CPU > 85 %, errors > 10/min, p95 > 1000 ms) or upward jumps from the service's own 30-minute baseline, plus services that stopped answering. Each anomaly has a type (memory_leak_progressive, error_spike_sudden, deployment_regression, cpu_saturation, latency_degradation, service_down), a confidence and its evidence (current vs baseline, slope, minutes to 90 % memory, top error codes, a recent deployment). Services without fresh data are `unknown`, never healthy. Next: correlate_deployments, search_logs, find_similar_incidents.",
-        annotations(
-            title = "Detect anomalies",
-            read_only_hint = true,
-            destructive_hint = false,
-            idempotent_hint = true,
-            open_world_hint = false
-        )
+        description = "Judge the fleet (or one service) from the stored metrics: values past seed 001's alarm levels (memory > 80 %, CPU > 85 %, errors > 10/min, p95 > 1000 ms) or upward jumps from the service's own 30-minute baseline, plus services that stopped answering. Each anomaly has a type (memory_leak_progressive, error_spike_sudden, deployment_regression, cpu_saturation, latency_degradation, service_down), a confidence and its evidence (current vs baseline, slope, minutes to 90 % memory, top error codes, a recent deployment). Services without fresh data are `unknown`, never healthy. Next: correlate_deployments, search_logs, find_similar_incidents."
     )]
     pub async fn detect_anomalies(
         &self,
@@ -388,14 +154,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "List recent deployments (ours, and version changes the scraper saw) with each service's error rate, p95 latency and memory in the 10 minutes before and after, and a verdict: regression, no_change or insufficient_data. Use it when an anomaly may follow a release; a regression points to rollback_deployment.",
-        annotations(
-            title = "Correlate deployments",
-            read_only_hint = true,
-            destructive_hint = false,
-            idempotent_hint = true,
-            open_world_hint = false
-        )
+        description = "List recent deployments (ours, and version changes the scraper saw) with each service's error rate, p95 latency and memory in the 10 minutes before and after, and a verdict: regression, no_change or insufficient_data. Use it when an anomaly may follow a release; a regression points to rollback_deployment."
     )]
     pub async fn correlate_deployments(
         &self,
@@ -441,14 +200,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "Verify that a service recovered: passes when memory < 65 %, errors < 2.5/min and p95 latency < 400 ms (and the service answers) hold for hold_seconds with at least 3 fresh samples, all taken after this call began (samples from before it, e.g. before the remediation, show in the curve but never count). Waits up to timeout_seconds for such a hold, sending progress notifications. On failure it is an error carrying the measured curve. Call it after every remediation, then record_incident.",
-        annotations(
-            title = "Verify recovery",
-            read_only_hint = true,
-            destructive_hint = false,
-            idempotent_hint = true,
-            open_world_hint = false
-        )
+        description = "Verify that a service recovered: passes when memory < 65 %, errors < 2.5/min and p95 latency < 400 ms (and the service answers) hold for hold_seconds with at least 3 fresh samples, all taken after this call began (samples from before it, e.g. before the remediation, show in the curve but never count). Waits up to timeout_seconds for such a hold, sending progress notifications. On failure it is an error carrying the measured curve. Call it after every remediation, then record_incident."
     )]
     pub async fn verify_recovery(
         &self,
@@ -585,48 +337,5 @@ impl QsServer {
         Err(ToolError::new(ErrorCode::CheckFailed, format!("{service} did not hold recovery for {hold} s within {timeout} s: {why}"))
             .hint("read the curve: remediation may not have fixed the cause; check detect_anomalies and search_logs before acting again")
             .details(body))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pt(s: i64, v: f64) -> Point {
-        Point {
-            t: DateTime::<Utc>::from_timestamp(1_800_000_000 + s, 0).unwrap(),
-            v,
-        }
-    }
-
-    #[test]
-    fn the_curve_marks_each_sample() {
-        let up = vec![pt(0, 0.0), pt(1, 1.0), pt(2, 1.0)];
-        let mem = vec![pt(0, 3.0), pt(1, 70.0), pt(2, 4.0)];
-        let err = vec![pt(1, 0.0), pt(2, 0.0)];
-        let c = curve(&up, &mem, &err, &[]);
-        assert_eq!(
-            c.iter().map(|p| p.ok).collect::<Vec<_>>(),
-            vec![false, false, true]
-        );
-    }
-
-    #[test]
-    fn a_deploy_followed_by_errors_is_a_regression() {
-        let m = vec![BeforeAfter {
-            metric: MetricType::ErrorRate,
-            before_avg: Some(0.4),
-            after_avg: Some(12.0),
-            after_max: Some(18.0),
-            before_samples: 40,
-            after_samples: 40,
-        }];
-        assert_eq!(judge(&m).0, "regression");
-        let quiet = vec![BeforeAfter {
-            after_avg: Some(0.5),
-            after_max: Some(0.9),
-            ..m.into_iter().next().unwrap()
-        }];
-        assert_eq!(judge(&quiet).0, "no_change");
     }
 }

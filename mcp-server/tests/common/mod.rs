@@ -17,6 +17,10 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_quantumstate-mcp");
 /// A Docker endpoint that cannot exist, so fleet tools fail the same way on every machine.
 pub const NO_DOCKER: &str = "unix:///nonexistent/docker.sock";
 
+/// The demo fleet's service names, configured up front (no Docker answers in these tests).
+pub const DEMO_SERVICES: &str =
+    "payment-service,checkout-service,auth-service,inventory-service,auth-cache";
+
 /// The query of issue 3's "done when".
 pub const LEAK_QUERY: &str =
     r#"{"description":"payment service heap keeps growing, GC pauses, after deploy"}"#;
@@ -58,6 +62,7 @@ impl Store {
         clean_env_std(&mut c);
         c.env("QS_DATA_DIR", self.dir())
             .env("QS_DOCKER_HOST", NO_DOCKER)
+            .env("QS_SERVICES", DEMO_SERVICES)
             .args(args);
         c
     }
@@ -76,6 +81,7 @@ impl Store {
         }
         c.env("QS_DATA_DIR", self.dir())
             .env("QS_DOCKER_HOST", NO_DOCKER)
+            .env("QS_SERVICES", DEMO_SERVICES)
             .args(args)
             .kill_on_drop(true);
         c

@@ -45,9 +45,9 @@ fn known_tool(name: &str) -> bool {
     static NAMES: OnceLock<HashSet<String>> = OnceLock::new();
     NAMES
         .get_or_init(|| {
-            crate::tools::catalogue()
-                .list_all()
-                .into_iter()
+            crate::catalogue::TOOLS
+                .iter()
+                .filter(|t| t.public)
                 .map(|t| t.name.to_string())
                 .collect()
         })
@@ -67,14 +67,14 @@ pub fn attempt(method: &Method, path: &str, body: Option<&[u8]>) -> Attempt {
         return Attempt {
             tool,
             arguments,
-            route: format!("{method} {}", crate::app::truncate(path, 120)),
+            route: format!("{method} {}", crate::text::truncate(path, 120)),
         };
     }
     let rpc_method = parsed
         .as_ref()
         .and_then(|v| v.get("method"))
         .and_then(Value::as_str)
-        .map(|m| crate::app::truncate(m, 60));
+        .map(|m| crate::text::truncate(m, 60));
     let route = match &rpc_method {
         Some(m) => format!("{method} /mcp ({m})"),
         None => format!("{method} /mcp"),
@@ -160,7 +160,7 @@ pub async fn record(app: &App, req: Request, who: &str, status: StatusCode, why:
             .arguments
             .get("service")
             .and_then(Value::as_str)
-            .map(|s| crate::app::truncate(s, 100)),
+            .map(|s| crate::text::truncate(s, 100)),
         arguments: a.arguments,
         outcome: Outcome::Refused,
         plan_id: None,

@@ -9,17 +9,15 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use crate::caller::{Caller, Scopes, Surface};
+use crate::catalogue::{self, Class};
 use crate::error::ToolError;
-use crate::guard::{Caller, Surface};
 use crate::http::HttpState;
 use crate::http::api::error_response;
+use crate::policy::Policy;
 
 /// The header the page sends with every call.
 pub const HEADER: &str = "x-quantumstate-console";
-
-/// The only mutations the page's buttons make (fault drills and restarts), and only with
-/// `--console-actions`. Anything else that changes the fleet goes through MCP or the API.
-pub const CONSOLE_MUTATIONS: [&str; 3] = ["inject_fault", "reset_faults", "restart_container"];
 
 /// Largest tool result buffered to compute its ETag (results are bounded far below this).
 const MAX_RESULT: usize = 32 * 1024 * 1024;
@@ -33,36 +31,9 @@ fn from_console(headers: &HeaderMap) -> bool {
 /// Some(read-only?) for a tool this server exposes; None for anything else (the tool
 /// route then answers 403 or 404 itself).
 fn read_only(state: &HttpState, name: &str) -> Option<bool> {
-    state.app.tool_router().map.get(name).map(|route| {
-        route
-            .attr
-            .annotations
-            .as_ref()
-            .and_then(|a| a.read_only_hint)
-            .unwrap_or(false)
-    })
-}
-
-/// Why the console may not make this mutation, if it may not.
-fn refusal(state: &HttpState, name: &str) -> Option<ToolError> {
-    if !state.cfg.console_actions {
-        return Some(
-            ToolError::forbidden(format!(
-                "the console is read-only: this server runs without --console-actions, so {name} cannot be called from the page"
-            ))
-            .hint("restart the server with --console-actions (QS_CONSOLE_ACTIONS=true) to allow drills and restarts from the console, or call the tool through MCP or the API with a bearer token"),
-        );
-    }
-    if !CONSOLE_MUTATIONS.contains(&name) {
-        return Some(
-            ToolError::forbidden(format!(
-                "the console makes fault drills and restarts only ({}); {name} is not one of them",
-                CONSOLE_MUTATIONS.join(", ")
-            ))
-            .hint("call it through MCP or POST /api/tools with a bearer token"),
-        );
-    }
-    None
+    Policy::new(state.app.config())
+        .visible(name)
+        .then(|| catalogue::spec(name).is_some_and(|t| t.class == Class::Read))
 }
 
 /// Wraps `POST /api/tools/{name}` (inside the token check, which names the caller).
@@ -80,7 +51,8 @@ pub async fn tool_calls(State(state): State<HttpState>, mut req: Request, next: 
             c.surface = Surface::Console;
         }
         if read_only == Some(false)
-            && let Some(err) = refusal(&state, &name)
+            && let Err(err) =
+                Policy::new(state.app.config()).console_may(&name, state.cfg.console_actions)
         {
             return refuse(&state, req, &name, err).await;
         }
@@ -125,7 +97,7 @@ async fn refuse(state: &HttpState, req: Request, name: &str, err: ToolError) -> 
         .cloned()
         .unwrap_or_else(|| Caller {
             name: "console".into(),
-            access: crate::config::Access::Read,
+            scopes: Scopes::READ,
             surface: Surface::Console,
         });
     let body = to_bytes(req.into_body(), super::super::MAX_BODY)
@@ -135,12 +107,12 @@ async fn refuse(state: &HttpState, req: Request, name: &str, err: ToolError) -> 
     let service = arguments
         .get("service")
         .and_then(Value::as_str)
-        .map(|s| crate::app::truncate(s, 128));
+        .map(|s| crate::text::truncate(s, 128));
     state.app.telemetry().http_refused("console_read_only");
     state
         .app
-        .guard()
-        .refuse(&state.app, &caller, name, arguments, service, &err)
+        .road()
+        .refused_outside(&caller, name, arguments, service, &err)
         .await;
     let mut r = error_response(&err);
     if r.status() != StatusCode::FORBIDDEN {

@@ -1,0 +1,323 @@
+//! THE road every mutation takes — the tools, the runner and the reaper alike:
+//! policy (may this caller call this tool?) → the service's name → its targets, resolved
+//! once → the plan → admission (capacity, plans, rate, budget) → the audit record →
+//! dry run (the plan) or apply (with progress) → the audit outcome → a typed result.
+//!
+//! A mutation only declares its targets, its plan and its apply step (`Mutation`).
+//! Fleet operations exist only inside `apply`, through `ApplyCx::ops`, and only on the
+//! targets the road admitted: an unaudited change to a container does not compile.
+
+mod audit;
+mod context;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use quantumstate_fleet::{ContainerDetail, FleetOps, FleetRead, MANAGED_LABEL, ROLE_LABEL};
+use quantumstate_store::StoreHandle;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+
+pub use audit::Plan;
+pub use context::{ApplyCx, Ops, PlanCx, Progress, TargetCx};
+
+use crate::caller::Caller;
+use crate::catalogue::{self, Capacity};
+use crate::config::Config;
+use crate::directory::Directory;
+use crate::error::{ToolError, ToolResult};
+use crate::policy::{Admission, Guard, Policy};
+use crate::telemetry::Telemetry;
+use audit::Audit;
+
+/// A mutation asking to pass.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The tool's name: its declaration in the catalogue and the audit's `tool`.
+    pub tool: &'static str,
+    /// The arguments as received: audited, and what a plan is bound to.
+    pub arguments: Value,
+    /// The service the call names, if any (checked against the known services).
+    pub service: Option<String>,
+    pub dry_run: bool,
+    pub plan_id: Option<String>,
+}
+
+impl Request {
+    /// A request from a tool's typed arguments.
+    pub fn new<A: Serialize>(
+        tool: &'static str,
+        args: &A,
+        service: Option<&str>,
+        dry_run: bool,
+        plan_id: Option<&str>,
+    ) -> Request {
+        Request {
+            tool,
+            arguments: serde_json::to_value(args).unwrap_or(Value::Null),
+            service: service.map(str::to_string),
+            dry_run,
+            plan_id: plan_id.map(str::to_string),
+        }
+    }
+}
+
+/// What a real call would do, as the mutation plans it for its resolved targets.
+#[derive(Debug, Clone, Default)]
+pub struct Planned {
+    /// What would happen, in order, in words.
+    pub operations: Vec<String>,
+    /// Seconds the service would not serve (0 when none).
+    pub downtime_seconds: u64,
+    /// Services whose container a real call stops, restarts or recreates: each takes one
+    /// use of that service's restart budget.
+    pub disrupts: Vec<String>,
+    /// True when it takes capacity away (stop, kill, pause, partition, cache offline, a
+    /// defective version).
+    pub takes_capacity: bool,
+}
+
+/// One kind of change: which containers, what it would do, and doing it.
+#[async_trait]
+pub trait Mutation: Send + Sync {
+    type Output: Serialize + Send + Sync;
+
+    /// The containers it acts on (default: the named service's own).
+    async fn targets(&self, cx: &TargetCx<'_>) -> ToolResult<Vec<ContainerDetail>> {
+        Ok(vec![cx.service().await?])
+    }
+
+    /// The plan for the resolved targets; an error refuses the call (and is audited).
+    async fn plan(&self, cx: &PlanCx<'_>) -> ToolResult<Planned>;
+
+    /// Does it. Only here are fleet operations reachable, and only on the targets.
+    async fn apply(&self, cx: &ApplyCx<'_>) -> ToolResult<Self::Output>;
+
+    /// One line for the audit record.
+    fn summary(&self, out: &Self::Output) -> String;
+
+    /// What the result names as its `service` (default: the service the call named,
+    /// else the first target, else `all`).
+    fn subject(&self, service: Option<&str>, targets: &[ContainerDetail]) -> String {
+        service
+            .map(str::to_string)
+            .or_else(|| targets.first().map(|t| t.info.name.clone()))
+            .unwrap_or_else(|| "all".into())
+    }
+}
+
+/// The answer of every mutating tool: the plan of a dry run, or what was done.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Outcome<T> {
+    pub service: String,
+    /// True when nothing was changed.
+    pub dry_run: bool,
+    /// What a real call would do (dry runs only); quote its plan_id in the real call.
+    pub plan: Option<Plan>,
+    /// What was done (real calls only).
+    pub result: Option<T>,
+}
+
+/// How far a call got: refused before anything changed, or applied (successfully or not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Refused,
+    Planned,
+    Applied,
+}
+
+/// The road: one per process, shared by every caller.
+pub struct Road {
+    config: Arc<Config>,
+    store: Arc<StoreHandle>,
+    reads: Arc<dyn FleetRead>,
+    ops: Arc<dyn FleetOps>,
+    directory: Arc<Directory>,
+    guard: Guard,
+    telemetry: Telemetry,
+}
+
+impl Road {
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<StoreHandle>,
+        reads: Arc<dyn FleetRead>,
+        ops: Arc<dyn FleetOps>,
+        directory: Arc<Directory>,
+        telemetry: Telemetry,
+    ) -> Road {
+        Road {
+            config,
+            store,
+            reads,
+            ops,
+            directory,
+            guard: Guard::default(),
+            telemetry,
+        }
+    }
+
+    /// Runs `m` for `caller`: refused (audited), planned (dry run) or applied.
+    pub async fn run<M: Mutation>(
+        &self,
+        caller: &Caller,
+        req: Request,
+        m: &M,
+        progress: Progress,
+    ) -> ToolResult<Outcome<M::Output>> {
+        self.run_staged(caller, req, m, progress).await.0
+    }
+
+    /// As `run`, also saying how far it got (the runner records whether Docker was used).
+    pub async fn run_staged<M: Mutation>(
+        &self,
+        caller: &Caller,
+        req: Request,
+        m: &M,
+        progress: Progress,
+    ) -> (ToolResult<Outcome<M::Output>>, Stage) {
+        let store = match self.store.get().await {
+            Ok(s) => s,
+            Err(e) => {
+                let e = ToolError::from(e);
+                let err = ToolError::unavailable(format!(
+                    "cannot write the audit record, so nothing is changed: {}",
+                    e.message
+                ))
+                .hint(e.hint.unwrap_or_else(|| "fix the store and retry".into()));
+                return (Err(err), Stage::Refused);
+            }
+        };
+        let mut audit = Audit::new(store.clone(), caller, &req);
+        let admitted = self.admit(caller, &req, m, &store).await;
+        let (service, targets, planned) = match admitted {
+            Ok(x) => x,
+            Err(e) => {
+                audit.refused(&e).await;
+                return (Err(e), Stage::Refused);
+            }
+        };
+        let subject = m.subject(service.as_deref(), &targets);
+        audit.set_service(Some(subject.clone()));
+        if let Err(e) = audit.start().await {
+            return (Err(e), Stage::Refused);
+        }
+        if req.dry_run {
+            let containers = targets.iter().map(|t| t.info.name.clone()).collect();
+            let plan = audit.plan(containers, planned.operations, planned.downtime_seconds);
+            audit.finish_ok("dry run".into()).await;
+            let out = Outcome {
+                service: subject,
+                dry_run: true,
+                plan: Some(plan),
+                result: None,
+            };
+            return (Ok(out), Stage::Planned);
+        }
+        let allowed: Vec<_> = targets.iter().map(ContainerDetail::target).collect();
+        let cx = ApplyCx {
+            targets: &targets,
+            ops: Ops::new(self.ops.as_ref(), &allowed, &self.telemetry),
+            reads: self.reads.as_ref(),
+            store: &store,
+            caller,
+            progress: &progress,
+        };
+        let result = m.apply(&cx).await;
+        match &result {
+            Ok(out) => audit.finish_ok(m.summary(out)).await,
+            Err(e) => audit.finish_err(e).await,
+        }
+        let out = result.map(|r| Outcome {
+            service: subject,
+            dry_run: false,
+            plan: None,
+            result: Some(r),
+        });
+        (out, Stage::Applied)
+    }
+
+    /// Audits a call refused before it reached the road (a tool this server hides, the
+    /// console's gate). Best effort: the refusal stands even if the store is away.
+    pub async fn refused_outside(
+        &self,
+        caller: &Caller,
+        tool: &str,
+        arguments: Value,
+        service: Option<String>,
+        err: &ToolError,
+    ) {
+        let Ok(store) = self.store.get().await else {
+            return;
+        };
+        Audit::outside(store, caller, tool, arguments, service)
+            .refused(err)
+            .await;
+    }
+
+    /// Every check before anything is written but the audit: the policy, the service's
+    /// name, the targets, the plan, and the guard's admission.
+    async fn admit<M: Mutation>(
+        &self,
+        caller: &Caller,
+        req: &Request,
+        m: &M,
+        store: &quantumstate_store::DynStore,
+    ) -> ToolResult<(Option<String>, Vec<ContainerDetail>, Planned)> {
+        let policy = Policy::new(&self.config);
+        let spec = catalogue::spec(req.tool).ok_or_else(|| {
+            ToolError::failed(format!("{} is not declared in the catalogue", req.tool))
+        })?;
+        policy.allows(caller, spec)?;
+        let service = match req.service.as_deref() {
+            Some(s) => Some(self.directory.check(s).await?),
+            None => None,
+        };
+        let tcx = TargetCx::new(service.as_deref(), self.reads.as_ref());
+        let targets = m.targets(&tcx).await?;
+        for t in &targets {
+            check_managed(t)?;
+        }
+        let pcx = PlanCx {
+            service: service.as_deref(),
+            targets: &targets,
+            reads: self.reads.as_ref(),
+            store,
+            caller,
+        };
+        let planned = m.plan(&pcx).await?;
+        let takes = spec.capacity == Capacity::Always || planned.takes_capacity;
+        policy.allows_capacity_loss(req.tool, takes)?;
+        let admission = Admission {
+            tool: req.tool,
+            arguments: &req.arguments,
+            plan_id: req.plan_id.as_deref(),
+            dry_run: req.dry_run,
+            disrupts: &planned.disrupts,
+        };
+        self.guard
+            .admit(&self.config, caller, &admission, spec, store)
+            .await?;
+        Ok((service, targets, planned))
+    }
+}
+
+/// Refuses any container not labelled `quantumstate.managed=true`, and infra containers.
+fn check_managed(t: &ContainerDetail) -> ToolResult<()> {
+    let labels = &t.info.labels;
+    let why = if labels.get(MANAGED_LABEL).map(String::as_str) != Some("true") {
+        format!("it lacks the label {MANAGED_LABEL}=true")
+    } else if labels.get(ROLE_LABEL).map(String::as_str) == Some("infra") {
+        format!(
+            "it is labelled {ROLE_LABEL}=infra (QuantumState's own containers are never targets)"
+        )
+    } else {
+        return Ok(());
+    };
+    Err(quantumstate_fleet::FleetError::NotManaged {
+        name: t.info.name.clone(),
+        why,
+    }
+    .into())
+}

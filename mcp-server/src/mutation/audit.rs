@@ -1,0 +1,157 @@
+//! The audit record of one call on the road: written as `refused`, or as `started` and
+//! then with its outcome; a dry run's record issues the plan id its plan carries.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use quantumstate_store::{AuditRecord, DynStore, Outcome};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::Request;
+use crate::caller::Caller;
+use crate::error::{ToolError, ToolResult};
+use crate::policy::PLAN_TTL;
+
+/// The plan a dry run returns: what a real call would do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Plan {
+    /// Quote this as `plan_id` in the real call (required with --require-plan).
+    pub plan_id: String,
+    pub tool: String,
+    /// Containers the call would touch.
+    pub containers: Vec<String>,
+    /// What would happen, in order.
+    pub operations: Vec<String>,
+    /// Seconds the service would not serve (0 when none).
+    pub expected_downtime_seconds: u64,
+    /// When the plan stops being accepted.
+    pub valid_until: DateTime<Utc>,
+}
+
+/// One call's record, from first check to outcome.
+pub(super) struct Audit {
+    store: DynStore,
+    record: AuditRecord,
+    started: Instant,
+}
+
+impl Audit {
+    pub(super) fn new(store: DynStore, caller: &Caller, req: &Request) -> Audit {
+        let record = AuditRecord {
+            id: quantumstate_store::new_id("aud"),
+            timestamp: Utc::now(),
+            who: caller.name.clone(),
+            tool: req.tool.to_string(),
+            arguments: req.arguments.clone(),
+            dry_run: req.dry_run,
+            outcome: Outcome::Started,
+            service: req.service.clone(),
+            plan_id: if req.dry_run {
+                Some(quantumstate_store::new_id("plan"))
+            } else {
+                req.plan_id.clone()
+            },
+            detail: None,
+            duration_ms: 0,
+        };
+        Audit {
+            store,
+            record,
+            started: Instant::now(),
+        }
+    }
+
+    /// The record of a call refused before it reached the road.
+    pub(super) fn outside(
+        store: DynStore,
+        caller: &Caller,
+        tool: &str,
+        arguments: serde_json::Value,
+        service: Option<String>,
+    ) -> Audit {
+        let dry_run = arguments
+            .get("dry_run")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
+        let record = AuditRecord {
+            id: quantumstate_store::new_id("aud"),
+            timestamp: Utc::now(),
+            who: caller.name.clone(),
+            tool: tool.to_string(),
+            arguments,
+            dry_run,
+            outcome: Outcome::Refused,
+            service,
+            plan_id: None,
+            detail: None,
+            duration_ms: 0,
+        };
+        Audit {
+            store,
+            record,
+            started: Instant::now(),
+        }
+    }
+
+    pub(super) fn set_service(&mut self, service: Option<String>) {
+        self.record.service = service;
+    }
+
+    /// Records a refusal (best effort: the refusal stands even if the write fails).
+    pub(super) async fn refused(&mut self, err: &ToolError) {
+        self.record.outcome = Outcome::Refused;
+        self.record.detail = Some(err.message.clone());
+        if let Err(e) = self.store.put_audit(&self.record).await {
+            tracing::error!(error = %e, "could not audit a refusal");
+        }
+    }
+
+    /// Records that the call was admitted; nothing may change unless this was written.
+    pub(super) async fn start(&mut self) -> ToolResult<()> {
+        self.store.put_audit(&self.record).await.map_err(|e| {
+            ToolError::unavailable(format!(
+                "cannot write the audit record, so nothing is changed: {e}"
+            ))
+        })
+    }
+
+    /// The plan of this dry run.
+    pub(super) fn plan(
+        &self,
+        containers: Vec<String>,
+        operations: Vec<String>,
+        downtime: u64,
+    ) -> Plan {
+        Plan {
+            plan_id: self.record.plan_id.clone().unwrap_or_default(),
+            tool: self.record.tool.clone(),
+            containers,
+            operations,
+            expected_downtime_seconds: downtime,
+            valid_until: self.record.timestamp
+                + chrono::Duration::seconds(PLAN_TTL.as_secs() as i64),
+        }
+    }
+
+    pub(super) async fn finish_ok(&mut self, detail: String) {
+        self.record.outcome = Outcome::Ok;
+        self.record.detail = Some(detail);
+        self.write_outcome().await;
+    }
+
+    pub(super) async fn finish_err(&mut self, err: &ToolError) {
+        self.record.outcome = Outcome::Error;
+        self.record.detail = Some(err.message.clone());
+        self.write_outcome().await;
+    }
+
+    /// An outcome write that fails is logged loudly: the operation has happened by now
+    /// and its result must still reach the caller.
+    async fn write_outcome(&mut self) {
+        self.record.duration_ms = self.started.elapsed().as_millis() as u64;
+        if let Err(e) = self.store.put_audit(&self.record).await {
+            tracing::error!(audit_id = %self.record.id, error = %e, "could not write the outcome of an audited call");
+        }
+    }
+}

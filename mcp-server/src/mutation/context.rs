@@ -1,0 +1,214 @@
+//! What each step of the road hands a mutation: names to resolve (`TargetCx`), the
+//! resolved targets to plan for (`PlanCx`), and for `apply` the fleet operations scoped to
+//! those targets (`Ops`) and a progress channel to the client (`Progress`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use quantumstate_fleet::{ContainerDetail, FleetOps, FleetRead, Recreate, Target};
+use quantumstate_store::DynStore;
+use tokio::sync::OnceCell;
+
+use crate::caller::Caller;
+use crate::error::{ToolError, ToolResult};
+use crate::telemetry::Telemetry;
+
+/// Resolving names to containers, each at most once per call.
+pub struct TargetCx<'a> {
+    service: Option<&'a str>,
+    reads: &'a dyn FleetRead,
+    memo: OnceCell<ContainerDetail>,
+}
+
+impl<'a> TargetCx<'a> {
+    pub(super) fn new(service: Option<&'a str>, reads: &'a dyn FleetRead) -> TargetCx<'a> {
+        TargetCx {
+            service,
+            reads,
+            memo: OnceCell::new(),
+        }
+    }
+
+    /// The (checked) service the call names.
+    pub fn service_name(&self) -> ToolResult<&'a str> {
+        self.service
+            .ok_or_else(|| ToolError::invalid("this call needs a service"))
+    }
+
+    /// The named service's container, inspected once.
+    pub async fn service(&self) -> ToolResult<ContainerDetail> {
+        let name = self.service_name()?;
+        self.memo
+            .get_or_try_init(|| async { self.reads.inspect(name).await.map_err(ToolError::from) })
+            .await
+            .cloned()
+    }
+
+    /// Another container by name (the service's own when it names that one).
+    pub async fn resolve(&self, name: &str) -> ToolResult<ContainerDetail> {
+        if self.service == Some(name) {
+            return self.service().await;
+        }
+        self.reads.inspect(name).await.map_err(ToolError::from)
+    }
+
+    /// The fleet's read side, for choosing targets (listings, health).
+    pub fn reads(&self) -> &'a dyn FleetRead {
+        self.reads
+    }
+}
+
+/// What a plan is made from.
+pub struct PlanCx<'a> {
+    pub service: Option<&'a str>,
+    pub targets: &'a [ContainerDetail],
+    pub reads: &'a dyn FleetRead,
+    pub store: &'a DynStore,
+    pub caller: &'a Caller,
+}
+
+impl PlanCx<'_> {
+    /// The first (usually only) target.
+    pub fn target(&self) -> ToolResult<&ContainerDetail> {
+        self.targets
+            .first()
+            .ok_or_else(|| ToolError::failed("the call resolved no container"))
+    }
+}
+
+/// What `apply` works with.
+pub struct ApplyCx<'a> {
+    pub targets: &'a [ContainerDetail],
+    pub ops: Ops<'a>,
+    pub reads: &'a dyn FleetRead,
+    pub store: &'a DynStore,
+    pub caller: &'a Caller,
+    pub progress: &'a Progress,
+}
+
+impl ApplyCx<'_> {
+    /// The first (usually only) target.
+    pub fn target(&self) -> ToolResult<&ContainerDetail> {
+        self.targets
+            .first()
+            .ok_or_else(|| ToolError::failed("the call resolved no container"))
+    }
+}
+
+/// Fleet operations, on the admitted targets only.
+pub struct Ops<'a> {
+    fleet: &'a dyn FleetOps,
+    allowed: &'a [Target],
+    telemetry: &'a Telemetry,
+}
+
+impl<'a> Ops<'a> {
+    pub(super) fn new(
+        fleet: &'a dyn FleetOps,
+        allowed: &'a [Target],
+        telemetry: &'a Telemetry,
+    ) -> Ops<'a> {
+        Ops {
+            fleet,
+            allowed,
+            telemetry,
+        }
+    }
+
+    fn admitted(&self, t: &Target) -> ToolResult<()> {
+        if self
+            .allowed
+            .iter()
+            .any(|a| a.id == t.id && a.host == t.host)
+        {
+            return Ok(());
+        }
+        Err(ToolError::forbidden(format!(
+            "{} was not admitted for this call; nothing was done to it",
+            t.service
+        )))
+    }
+
+    fn docker<T>(&self, r: quantumstate_fleet::FleetResult<T>) -> ToolResult<T> {
+        r.map_err(|e| {
+            self.telemetry.docker_error();
+            ToolError::from(e)
+        })
+    }
+
+    pub async fn restart(&self, t: &Target, grace: Duration) -> ToolResult<()> {
+        self.admitted(t)?;
+        self.docker(self.fleet.restart(t, grace).await)
+    }
+
+    pub async fn stop(&self, t: &Target, grace: Duration) -> ToolResult<()> {
+        self.admitted(t)?;
+        self.docker(self.fleet.stop(t, grace).await)
+    }
+
+    pub async fn start(&self, t: &Target) -> ToolResult<()> {
+        self.admitted(t)?;
+        self.docker(self.fleet.start(t).await)
+    }
+
+    pub async fn kill(&self, t: &Target) -> ToolResult<()> {
+        self.admitted(t)?;
+        self.docker(self.fleet.kill(t).await)
+    }
+
+    pub async fn pause(&self, t: &Target) -> ToolResult<()> {
+        self.admitted(t)?;
+        self.docker(self.fleet.pause(t).await)
+    }
+
+    pub async fn unpause(&self, t: &Target) -> ToolResult<()> {
+        self.admitted(t)?;
+        self.docker(self.fleet.unpause(t).await)
+    }
+
+    pub async fn set_memory_limit(&self, t: &Target, bytes: i64) -> ToolResult<()> {
+        self.admitted(t)?;
+        self.docker(self.fleet.set_memory_limit(t, bytes).await)
+    }
+
+    pub async fn disconnect(&self, t: &Target, network: &str) -> ToolResult<()> {
+        self.admitted(t)?;
+        self.docker(self.fleet.disconnect(t, network).await)
+    }
+
+    pub async fn connect(&self, t: &Target, network: &str, aliases: Vec<String>) -> ToolResult<()> {
+        self.admitted(t)?;
+        self.docker(self.fleet.connect(t, network, aliases).await)
+    }
+
+    pub async fn recreate(&self, t: &Target, change: &Recreate) -> ToolResult<ContainerDetail> {
+        self.admitted(t)?;
+        self.docker(self.fleet.recreate(t, change).await)
+    }
+}
+
+type Sink = Arc<dyn Fn(String) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// Where progress messages go (an MCP client's progress token, or nowhere).
+#[derive(Clone, Default)]
+pub struct Progress {
+    sink: Option<Sink>,
+}
+
+impl Progress {
+    /// Progress that goes nowhere (the runner, the reaper, direct calls).
+    pub fn none() -> Progress {
+        Progress::default()
+    }
+
+    pub fn to(sink: Sink) -> Progress {
+        Progress { sink: Some(sink) }
+    }
+
+    pub async fn report(&self, message: String) {
+        if let Some(s) = &self.sink {
+            s(message).await;
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! The fleet at a glance: every managed service with its state, health (from its own
+//! /health, else Docker's healthcheck), version, uptime and our restart count. What
+//! `list_services` answers and the `quantumstate://fleet` resource shows.
+
+use chrono::{DateTime, Utc};
+use quantumstate_fleet::{ContainerDetail, ContainerInfo, probe_health};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::app::App;
+use crate::error::ToolResult;
+
+/// One managed service.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ServiceSummary {
+    pub name: String,
+    pub container_id: String,
+    /// Docker state: running, exited, paused, restarting, created, dead.
+    pub state: String,
+    /// healthy, degraded or unhealthy from the service's /health; else Docker's healthcheck
+    /// status; `down` when not running; `unknown` when neither answers.
+    pub health: String,
+    pub version: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub uptime_seconds: Option<i64>,
+    /// Restarts counted by QuantumState from start-time changes (Docker's own counter
+    /// ignores `docker restart`).
+    pub restart_count: Option<u64>,
+    pub role: String,
+    pub image: String,
+    /// 127.0.0.1 port Docker publishes, when any.
+    pub host_port: Option<u16>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ServiceList {
+    pub services: Vec<ServiceSummary>,
+    pub truncated: bool,
+}
+
+async fn summary(app: &App, c: ContainerInfo) -> ServiceSummary {
+    let detail = app.fleet().inspect(&c.name).await.ok();
+    let restarts = match (&detail, app.store().await) {
+        (Some(d), Ok(store)) => match d.started_at {
+            Some(t) => store.observe_start(&c.name, t).await.ok(),
+            None => None,
+        },
+        _ => None,
+    };
+    let health = health_word(app, &c, detail.as_ref()).await.0;
+    let started_at = detail
+        .as_ref()
+        .and_then(|d| d.started_at)
+        .filter(|_| c.state == "running" || c.state == "paused");
+    ServiceSummary {
+        name: c.name.clone(),
+        container_id: c.id.clone(),
+        state: detail
+            .as_ref()
+            .map(|d| d.info.state.clone())
+            .unwrap_or(c.state.clone()),
+        health,
+        version: detail.as_ref().and_then(|d| d.version.clone()),
+        started_at,
+        uptime_seconds: started_at.map(|t| (Utc::now() - t).num_seconds().max(0)),
+        restart_count: restarts,
+        role: c.role,
+        image: c.image,
+        host_port: c.host_port,
+    }
+}
+
+/// (health word, source, /health body, probe error) for a container.
+pub async fn health_word(
+    app: &App,
+    c: &ContainerInfo,
+    d: Option<&ContainerDetail>,
+) -> (String, String, Option<Value>, Option<String>) {
+    let _ = app;
+    let running = d.map(|d| d.running).unwrap_or(c.state == "running");
+    if !running {
+        let word = if d.is_some_and(|d| d.paused) {
+            "down (paused)"
+        } else {
+            "down"
+        };
+        return (word.into(), "docker".into(), None, None);
+    }
+    match probe_health(c).await {
+        Ok(r) if r.body.get("status").and_then(Value::as_str).is_some() => {
+            let s = r.body["status"].as_str().unwrap_or("unknown").to_string();
+            (s, "service".into(), Some(r.body), None)
+        }
+        Ok(r) => {
+            let word = d
+                .and_then(|d| d.docker_health.clone())
+                .unwrap_or_else(|| "unknown".into());
+            (
+                word,
+                "docker_healthcheck".into(),
+                None,
+                Some(format!(
+                    "{} answered {} without a health document",
+                    r.url, r.status
+                )),
+            )
+        }
+        Err(e) => {
+            let word = d
+                .and_then(|d| d.docker_health.clone())
+                .unwrap_or_else(|| "unknown".into());
+            (word, "docker_healthcheck".into(), None, Some(e))
+        }
+    }
+}
+
+/// The fleet as `list_services` returns it (also the `quantumstate://fleet` resource).
+pub async fn fleet_overview(app: &App) -> ToolResult<ServiceList> {
+    let list = app.fleet().list().await?;
+    let summaries = futures::future::join_all(list.into_iter().map(|c| summary(app, c))).await;
+    Ok(ServiceList {
+        services: summaries,
+        truncated: false,
+    })
+}

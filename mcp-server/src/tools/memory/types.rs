@@ -1,0 +1,169 @@
+//! The memory toolset's arguments and results: typed, documented (the docs are the
+//! schema the model reads), arguments strict about unknown fields.
+
+use chrono::{DateTime, Utc};
+use quantumstate_store::{AnomalyType, AuditRecord, Decision, Incident, Runbook};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+// ---------- arguments ----------
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindSimilarArgs {
+    /// What is happening, in words: symptoms, error codes, recent changes.
+    /// E.g. "payment-service heap keeps growing after a deploy, GC pauses".
+    pub description: String,
+    /// Rank this service's incidents first (a container name such as payment-service).
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Rank incidents of this type first.
+    #[serde(default)]
+    pub anomaly_type: Option<AnomalyType>,
+    /// How many to return, 1–50 (default 5).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindRunbookArgs {
+    /// The situation in words (symptoms, error codes, whether a deploy happened).
+    pub description: String,
+    /// The affected service; runbooks for it (and generic ones) rank first.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// The anomaly type, if known (from detect_anomalies).
+    #[serde(default)]
+    pub anomaly_type: Option<AnomalyType>,
+    /// How many to return, 1–8 (default 3).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetIncidentArgs {
+    /// The incident id, e.g. inc-seed-001.
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListIncidentsArgs {
+    /// Only this service.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Only this type.
+    #[serde(default)]
+    pub anomaly_type: Option<AnomalyType>,
+    /// `open` or `resolved`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Only incidents that started within this window, like 7d (1s to 30d). Default: all.
+    #[serde(default)]
+    pub window: Option<String>,
+    /// At most this many, newest first, 1–200 (default 20).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListDecisionsArgs {
+    #[serde(default)]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// Only decisions within this window, like 1h (1s to 30d). Default: all.
+    #[serde(default)]
+    pub window: Option<String>,
+    /// At most this many, newest first, 1–200 (default 20).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListAuditArgs {
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Only calls of this tool.
+    #[serde(default)]
+    pub tool: Option<String>,
+    /// Only this caller (token name, stdio, cli, runner:..., reaper).
+    #[serde(default)]
+    pub who: Option<String>,
+    /// started, ok, refused or error.
+    #[serde(default)]
+    pub outcome: Option<String>,
+    /// Only records within this window, like 1h (1s to 30d). Default: all.
+    #[serde(default)]
+    pub window: Option<String>,
+    /// At most this many, newest first, 1–500 (default 50).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+// ---------- results ----------
+
+/// A past incident with its similarity score.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct IncidentMatch {
+    /// 0–1, higher is closer (text similarity plus service and type matches).
+    pub score: f64,
+    pub id: String,
+    #[serde(rename = "@timestamp")]
+    pub timestamp: DateTime<Utc>,
+    pub service: String,
+    pub anomaly_type: AnomalyType,
+    pub title: String,
+    pub root_cause: String,
+    pub actions_taken: String,
+    pub mttr_seconds: Option<u64>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SimilarIncidents {
+    /// Best match first.
+    pub incidents: Vec<IncidentMatch>,
+    /// True when more incidents matched than `limit`.
+    pub truncated: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RunbookMatch {
+    /// 0–1, higher is more relevant.
+    pub score: f64,
+    #[serde(flatten)]
+    pub runbook: Runbook,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RelevantRunbooks {
+    /// Most relevant first.
+    pub runbooks: Vec<RunbookMatch>,
+    pub truncated: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct IncidentList {
+    /// Newest first.
+    pub incidents: Vec<Incident>,
+    pub truncated: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DecisionList {
+    pub decisions: Vec<Decision>,
+    pub truncated: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AuditList {
+    /// Newest first.
+    pub records: Vec<AuditRecord>,
+    pub truncated: bool,
+}

@@ -1,0 +1,108 @@
+//! Deploying another version and rolling back: both recreate the container with a new
+//! SERVICE_VERSION and record the deployment. A version the service itself lists as
+//! defective (`DEFECTIVE_VERSIONS`) takes capacity away, so the road treats it as such.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use quantumstate_fleet::ContainerDetail;
+
+use crate::error::{ToolError, ToolResult};
+use crate::mutation::{ApplyCx, Mutation, PlanCx, Planned};
+use crate::ops::{self, Deployed};
+
+/// How long a deploy waits for the new container to answer.
+const WAIT: Duration = Duration::from_secs(60);
+
+fn operations(d: &ContainerDetail, to: &str, verb: &str) -> Vec<String> {
+    let service = &d.info.name;
+    vec![
+        format!(
+            "stop {service} (running {})",
+            d.version.as_deref().unwrap_or("unknown version")
+        ),
+        format!(
+            "{verb} {service} from the same image with SERVICE_VERSION={to}, same ports, labels, limits, networks"
+        ),
+        "start it, remove the old container, record the deployment".into(),
+        format!("wait up to {} s until it answers", WAIT.as_secs()),
+    ]
+}
+
+fn planned(d: &ContainerDetail, to: &str, verb: &str) -> Planned {
+    Planned {
+        operations: operations(d, to, verb),
+        downtime_seconds: 3,
+        disrupts: Vec::new(),
+        takes_capacity: d.defective_versions().iter().any(|v| v == to),
+    }
+}
+
+/// Deploys `version`.
+pub struct Deploy {
+    pub version: String,
+    pub reason: String,
+}
+
+#[async_trait]
+impl Mutation for Deploy {
+    type Output = Deployed;
+
+    async fn plan(&self, cx: &PlanCx<'_>) -> ToolResult<Planned> {
+        Ok(planned(cx.target()?, &self.version, "create"))
+    }
+
+    async fn apply(&self, cx: &ApplyCx<'_>) -> ToolResult<Deployed> {
+        ops::deploy(cx, cx.target()?, &self.version, &self.reason, WAIT).await
+    }
+
+    fn summary(&self, d: &Deployed) -> String {
+        format!("{:?} → {}", d.from_version, d.to_version)
+    }
+}
+
+/// Rolls back to `to_version`, else to the version it ran before its last deployment.
+pub struct Rollback {
+    pub to_version: Option<String>,
+    pub reason: String,
+    resolved: OnceLock<String>,
+}
+
+impl Rollback {
+    pub fn new(to_version: Option<&str>, reason: String) -> ToolResult<Rollback> {
+        Ok(Rollback {
+            to_version: to_version.map(ops::check_version).transpose()?,
+            reason,
+            resolved: OnceLock::new(),
+        })
+    }
+}
+
+#[async_trait]
+impl Mutation for Rollback {
+    type Output = Deployed;
+
+    async fn plan(&self, cx: &PlanCx<'_>) -> ToolResult<Planned> {
+        let d = cx.target()?;
+        let to = match &self.to_version {
+            Some(v) => v.clone(),
+            None => ops::rollback_target(cx.store, d).await?.1,
+        };
+        let p = planned(d, &to, "recreate");
+        let _ = self.resolved.set(to);
+        Ok(p)
+    }
+
+    async fn apply(&self, cx: &ApplyCx<'_>) -> ToolResult<Deployed> {
+        let to = self
+            .resolved
+            .get()
+            .ok_or_else(|| ToolError::failed("rollback applied without a plan"))?;
+        ops::deploy(cx, cx.target()?, to, &self.reason, WAIT).await
+    }
+
+    fn summary(&self, d: &Deployed) -> String {
+        format!("rolled back {:?} → {}", d.from_version, d.to_version)
+    }
+}
