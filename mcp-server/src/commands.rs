@@ -7,13 +7,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chrono::Utc;
+use quantumstate_store::Verdict;
 use quantumstate_store::seed::{self, Scenario};
 use rmcp::ServiceExt;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::caller::Caller;
+use crate::caller::{Caller, Scopes, Surface};
 use crate::config::{Cli, Command, Config, HttpConfig};
 use crate::dispatch::Dispatcher;
 use crate::error::{ToolError, ToolResult};
@@ -142,6 +143,43 @@ pub async fn seed(app: App, scenario: Option<&str>) -> ToolResult<Value> {
     Ok(out)
 }
 
+/// The operator at this host, as the approver `cli:<user>`.
+fn host_user() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .or_else(|| {
+            let status = std::fs::read_to_string("/proc/self/status").ok()?;
+            let uid = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+            Some(format!("uid{}", uid.split_whitespace().next()?))
+        })
+        .unwrap_or_else(|| "unknown".into());
+    format!("cli:{}", user.trim())
+}
+
+/// `approve PLAN_ID [--deny] [--note ...]`: decides on a pending plan in this host's store.
+pub async fn approve(
+    app: App,
+    plan_id: &str,
+    deny: bool,
+    note: Option<String>,
+) -> ToolResult<Value> {
+    let approver = Caller {
+        name: host_user(),
+        scopes: Scopes::WRITE.union(Scopes::APPROVE),
+        surface: Surface::Cli,
+    };
+    let verdict = if deny {
+        Verdict::Deny
+    } else {
+        Verdict::Approve
+    };
+    let id = plan_id.trim();
+    let plan = app.road().decide(&approver, id, verdict, note).await?;
+    Ok(json!({"plan": plan}))
+}
+
 /// `runner`: the remediation runner (and reaper) alone, until a signal arrives.
 pub async fn runner_only(app: App) {
     if app.config().read_only {
@@ -212,6 +250,20 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> ExitCode {
             }
         },
         Some(Command::Seed { scenario }) => match seed(app, scenario.as_deref()).await {
+            Ok(v) => {
+                print_line(&v.to_string());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{}", e.to_json());
+                ExitCode::FAILURE
+            }
+        },
+        Some(Command::Approve {
+            plan_id,
+            deny,
+            note,
+        }) => match approve(app, &plan_id, deny, note).await {
             Ok(v) => {
                 print_line(&v.to_string());
                 ExitCode::SUCCESS

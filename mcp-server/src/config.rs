@@ -100,6 +100,26 @@ pub const TOOLSETS: [&str; 6] = [
     "chaos",
 ];
 
+/// Which real calls need a human's approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalMode {
+    Off,
+    /// Calls that take capacity away.
+    Destructive,
+    /// Every mutating call (records excepted).
+    Mutations,
+}
+
+impl ApprovalMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalMode::Off => "off",
+            ApprovalMode::Destructive => "destructive",
+            ApprovalMode::Mutations => "mutations",
+        }
+    }
+}
+
 /// The validated configuration every part of the server reads.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -113,6 +133,11 @@ pub struct Config {
     pub toolsets: Vec<String>,
     pub tokens: Vec<Token>,
     pub require_plan: bool,
+    pub approval: ApprovalMode,
+    /// How long plans stay valid.
+    pub plan_ttl: Duration,
+    /// Whether a client's own confirmation counts as approval.
+    pub trust_client_approval: bool,
     pub restart_budget: Budget,
     pub run_runner: bool,
     pub runner_lease: Duration,
@@ -168,6 +193,22 @@ impl Config {
                 "--scrape-interval must be 0.1 to 3600 seconds",
             ));
         }
+        if !(10..=86_400).contains(&o.plan_ttl) {
+            return Err(ToolError::invalid("--plan-ttl must be 10 to 86400 seconds"));
+        }
+        let serving_http = http.is_some();
+        let approval = match o.approval.as_deref() {
+            Some("off") => ApprovalMode::Off,
+            Some("mutations") => ApprovalMode::Mutations,
+            Some("destructive") => ApprovalMode::Destructive,
+            Some(other) => {
+                return Err(ToolError::invalid(format!(
+                    "--approval {other:?}: use off, destructive or mutations"
+                )));
+            }
+            None if serving_http => ApprovalMode::Destructive,
+            None => ApprovalMode::Off,
+        };
         let http = match http {
             None => None,
             Some(h) => {
@@ -222,6 +263,9 @@ impl Config {
             toolsets,
             tokens,
             require_plan: o.require_plan,
+            approval,
+            plan_ttl: Duration::from_secs(o.plan_ttl),
+            trust_client_approval: o.trust_client_approval.unwrap_or(!serving_http),
             restart_budget: Budget::parse(&o.restart_budget)?,
             run_runner: !o.no_runner,
             runner_lease: Duration::from_secs(o.runner_lease_secs),
@@ -241,6 +285,9 @@ impl Config {
             toolsets: Vec::new(),
             tokens: Vec::new(),
             require_plan: false,
+            approval: ApprovalMode::Off,
+            plan_ttl: Duration::from_secs(600),
+            trust_client_approval: false,
             restart_budget: Budget {
                 max: 3,
                 window: Duration::from_secs(300),

@@ -35,6 +35,16 @@ pub enum ErrorCode {
     Failed,
     /// The tool does not exist (or is hidden by the server's flags).
     UnknownTool,
+    /// A human must approve this call first; the message says how.
+    ApprovalRequired,
+    /// An approver denied the plan.
+    ApprovalDenied,
+    /// The plan quoted was made for other arguments, containers, tool or caller.
+    PlanMismatch,
+    /// The plan quoted was already used once.
+    PlanUsed,
+    /// The plan quoted is past its lifetime.
+    PlanExpired,
 }
 
 impl ErrorCode {
@@ -43,7 +53,9 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidArgument => 400,
             ErrorCode::Unauthorized => 401,
-            ErrorCode::Forbidden => 403,
+            ErrorCode::Forbidden | ErrorCode::ApprovalRequired | ErrorCode::ApprovalDenied => 403,
+            ErrorCode::PlanMismatch | ErrorCode::PlanUsed => 409,
+            ErrorCode::PlanExpired => 410,
             ErrorCode::NotFound | ErrorCode::UnknownTool => 404,
             ErrorCode::CheckFailed => 422,
             ErrorCode::RateLimited => 429,
@@ -63,6 +75,11 @@ impl ErrorCode {
             ErrorCode::CheckFailed => "check_failed",
             ErrorCode::Failed => "failed",
             ErrorCode::UnknownTool => "unknown_tool",
+            ErrorCode::ApprovalRequired => "approval_required",
+            ErrorCode::ApprovalDenied => "approval_denied",
+            ErrorCode::PlanMismatch => "plan_mismatch",
+            ErrorCode::PlanUsed => "plan_used",
+            ErrorCode::PlanExpired => "plan_expired",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Host/Origin checks against DNS rebinding, body limits).
 
 mod api;
+mod approvals;
 mod auth;
 mod console;
 
@@ -71,6 +72,8 @@ pub fn router(app: App, cfg: HttpConfig) -> (Router, HttpState) {
                 console::tool_calls,
             )),
         )
+        .route("/api/approvals", get(approvals::list))
+        .route("/api/approvals/{plan_id}", post(approvals::decide))
         .route("/metrics", get(api::metrics))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

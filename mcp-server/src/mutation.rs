@@ -19,14 +19,15 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-pub use audit::Plan;
-pub use context::{ApplyCx, Ops, PlanCx, Progress, TargetCx};
+pub use audit::{ApprovalNeeded, Plan};
+pub use context::{ApplyCx, Client, Ops, PlanCx, Progress, TargetCx};
 
 use crate::caller::Caller;
 use crate::catalogue::{self, Capacity};
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::error::{ToolError, ToolResult};
+use crate::policy::approvals::{self, Proposal};
 use crate::policy::{Admission, Guard, Policy};
 use crate::telemetry::Telemetry;
 use audit::Audit;
@@ -164,9 +165,9 @@ impl Road {
         caller: &Caller,
         req: Request,
         m: &M,
-        progress: Progress,
+        client: Client,
     ) -> ToolResult<Outcome<M::Output>> {
-        self.run_staged(caller, req, m, progress).await.0
+        self.run_staged(caller, req, m, client).await.0
     }
 
     /// As `run`, also saying how far it got (the runner records whether Docker was used).
@@ -175,7 +176,7 @@ impl Road {
         caller: &Caller,
         req: Request,
         m: &M,
-        progress: Progress,
+        client: Client,
     ) -> (ToolResult<Outcome<M::Output>>, Stage) {
         let store = match self.store.get().await {
             Ok(s) => s,
@@ -190,29 +191,36 @@ impl Road {
             }
         };
         let mut audit = Audit::new(store.clone(), caller, &req);
-        let admitted = self.admit(caller, &req, m, &store).await;
-        let (service, targets, planned) = match admitted {
-            Ok(x) => x,
+        let admitted = match self.admit(caller, &req, m, &store, &client).await {
+            Ok(a) => a,
             Err(e) => {
                 audit.refused(&e).await;
                 return (Err(e), Stage::Refused);
             }
         };
-        let subject = m.subject(service.as_deref(), &targets);
+        let Admitted {
+            targets,
+            subject,
+            plan,
+            approved_by,
+        } = admitted;
         audit.set_service(Some(subject.clone()));
+        audit.set_approved_by(approved_by);
+        if let Some(p) = &plan {
+            audit.set_plan_id(&p.id);
+        }
         if let Err(e) = audit.start().await {
             return (Err(e), Stage::Refused);
         }
         if req.dry_run {
             let containers = targets.iter().map(|t| t.info.name.clone()).collect();
-            let plan = audit.plan(containers, planned.operations, planned.downtime_seconds);
-            audit.finish_ok("dry run".into()).await;
             let out = Outcome {
                 service: subject,
                 dry_run: true,
-                plan: Some(plan),
+                plan: plan.map(|p| Plan::of(&p, containers)),
                 result: None,
             };
+            audit.finish_ok("dry run".into()).await;
             return (Ok(out), Stage::Planned);
         }
         let allowed: Vec<_> = targets.iter().map(ContainerDetail::target).collect();
@@ -222,7 +230,7 @@ impl Road {
             reads: self.reads.as_ref(),
             store: &store,
             caller,
-            progress: &progress,
+            progress: &client.progress,
         };
         let result = m.apply(&cx).await;
         match &result {
@@ -256,16 +264,56 @@ impl Road {
             .await;
     }
 
-    /// Every check before anything is written but the audit: the policy, the service's
-    /// name, the targets, the plan, and the guard's admission.
+    /// An approver's decision on a pending plan, audited (allowed or refused) as
+    /// `decide_plan` under the approver's name.
+    pub async fn decide(
+        &self,
+        approver: &Caller,
+        plan_id: &str,
+        verdict: quantumstate_store::Verdict,
+        note: Option<String>,
+    ) -> ToolResult<quantumstate_store::PlanRecord> {
+        let store = self.store.get().await.map_err(ToolError::from)?;
+        let word = match verdict {
+            quantumstate_store::Verdict::Approve => "approve",
+            quantumstate_store::Verdict::Deny => "deny",
+        };
+        let args = serde_json::json!({"plan_id": plan_id, "decision": word, "note": note});
+        let result = approvals::decide(&store, approver, plan_id, verdict, note).await;
+        let service = result.as_ref().ok().and_then(|p| p.service.clone());
+        let mut audit = Audit::outside(store, approver, "decide_plan", args, service);
+        audit.set_plan_id(plan_id);
+        match &result {
+            Ok(p) => {
+                audit
+                    .finish_ok(format!(
+                        "{} plan {} of {} for {} asked by {}",
+                        p.status.as_str(),
+                        p.id,
+                        p.tool,
+                        p.service.as_deref().unwrap_or("-"),
+                        p.requester
+                    ))
+                    .await
+            }
+            Err(e) => audit.refused(e).await,
+        }
+        result
+    }
+
+    /// Every check before the call's own audit record is written: the policy, the
+    /// service's name, the targets, the plan, capacity, approval, rate and budget. A dry
+    /// run issues its plan here; a real call uses up the plan it runs on here.
     async fn admit<M: Mutation>(
         &self,
         caller: &Caller,
         req: &Request,
         m: &M,
         store: &quantumstate_store::DynStore,
-    ) -> ToolResult<(Option<String>, Vec<ContainerDetail>, Planned)> {
-        let policy = Policy::new(&self.config);
+        client: &Client,
+    ) -> ToolResult<Admitted> {
+        let cfg = &self.config;
+        let policy = Policy::new(cfg);
         let spec = catalogue::spec(req.tool).ok_or_else(|| {
             ToolError::failed(format!("{} is not declared in the catalogue", req.tool))
         })?;
@@ -289,18 +337,61 @@ impl Road {
         let planned = m.plan(&pcx).await?;
         let takes = spec.capacity == Capacity::Always || planned.takes_capacity;
         policy.allows_capacity_loss(req.tool, takes)?;
-        let admission = Admission {
+        let subject = m.subject(service.as_deref(), &targets);
+        let needs = approvals::needs_approval(cfg, caller, spec, takes);
+        let proposal = Proposal {
             tool: req.tool,
             arguments: &req.arguments,
-            plan_id: req.plan_id.as_deref(),
+            service: Some(subject.as_str()),
+            targets: &targets,
+            operations: &planned.operations,
+            downtime_seconds: planned.downtime_seconds,
+            takes_capacity: takes,
+        };
+        if req.dry_run {
+            let plan = approvals::issue(store, cfg, caller, &proposal, needs).await?;
+            return Ok(Admitted {
+                targets,
+                subject,
+                plan: Some(plan),
+                approved_by: None,
+            });
+        }
+        let consent = client.consent.as_deref();
+        let grant = approvals::check(
+            store,
+            cfg,
+            caller,
+            &proposal,
+            req.plan_id.as_deref(),
+            needs,
+            consent,
+        )
+        .await?;
+        let admission = Admission {
             dry_run: req.dry_run,
             disrupts: &planned.disrupts,
         };
-        self.guard
-            .admit(&self.config, caller, &admission, spec, store)
-            .await?;
-        Ok((service, targets, planned))
+        self.guard.admit(cfg, caller, &admission, store).await?;
+        if let Some(p) = &grant.plan {
+            approvals::consume(store, p).await?;
+        }
+        Ok(Admitted {
+            targets,
+            subject,
+            plan: grant.plan,
+            approved_by: grant.approved_by,
+        })
     }
+}
+
+/// What the checks let through.
+struct Admitted {
+    targets: Vec<ContainerDetail>,
+    subject: String,
+    /// The plan a dry run issued, or the one a real call runs on (used up).
+    plan: Option<quantumstate_store::PlanRecord>,
+    approved_by: Option<String>,
 }
 
 /// Refuses any container not labelled `quantumstate.managed=true`, and infra containers.

@@ -1,9 +1,12 @@
 //! The server's rules: what it offers and who may call it (`rules`, over the catalogue),
-//! and what a mutation is admitted by on the road — plans quoted from dry runs,
-//! per-client rate limits, the restart budget shared through the store (`guard`).
+//! which calls wait for a human's approval and on what plan (`approvals`), and what a
+//! mutation is admitted by on the road — per-client rate limits and the restart budget
+//! shared through the store (`guard`).
 
+pub mod approvals;
 mod guard;
 mod rules;
 
-pub use guard::{Admission, Guard, PLAN_TTL};
+pub use approvals::{Answer, Consent};
+pub use guard::{Admission, Guard, canonical};
 pub use rules::{Policy, console_mutations};

@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::caller::Caller;
 use crate::error::ToolResult;
 use crate::faults::UndoFault;
-use crate::mutation::{Progress, Request};
+use crate::mutation::{Client, Request};
 
 /// How often the reaper looks for expired faults.
 const TICK: Duration = Duration::from_secs(1);
@@ -29,7 +29,7 @@ pub async fn undo(app: &App, f: &FaultRecord, by: &str) -> ToolResult<String> {
     let m = UndoFault { fault: f.clone() };
     let out = app
         .road()
-        .run(&Caller::reaper(by), req, &m, Progress::none())
+        .run(&Caller::reaper(by), req, &m, Client::none())
         .await?;
     Ok(out.result.unwrap_or_default())
 }

@@ -15,7 +15,7 @@ use quantumstate_store::{ActionStatus, Claim, RemediationAction, RemediationResu
 use crate::app::App;
 use crate::caller::Caller;
 use crate::error::{ToolError, ToolResult};
-use crate::mutation::{Mutation, Outcome, Progress, Request, Stage};
+use crate::mutation::{Client, Mutation, Outcome, Request, Stage};
 use crate::tools::remediation::queue::RunnerAction;
 
 /// How often the queue is polled.
@@ -160,7 +160,7 @@ async fn perform(app: &App, a: &RemediationAction) -> (ToolResult<String>, Stage
         plan_id: None,
     };
     let road = app.road();
-    let none = Progress::none();
+    let none = Client::none();
     match action {
         RunnerAction::Restart(m) => summarise(road.run_staged(&caller, req, &m, none).await, &m),
         RunnerAction::RestartDependency(m) => {

@@ -5,6 +5,7 @@
 
 #![allow(deprecated)] // rmcp marks the logging types deprecated (SEP-2577) but they are the spec's.
 
+mod consent;
 mod prompts;
 mod resources;
 
@@ -20,7 +21,8 @@ use rmcp::{ErrorData, Json, RoleServer, ServerHandler, prompt_handler, tool_hand
 use crate::app::App;
 use crate::caller::Caller;
 use crate::error::{ToolError, ToolResult};
-use crate::mutation::{Mutation, Outcome, Progress, Request};
+use crate::mutation::{Client, Mutation, Outcome, Progress, Request};
+use consent::McpConsent;
 
 const INSTRUCTIONS: &str = "QuantumState runs a fleet of containers safely. Investigate before acting: \
 detect_anomalies → correlate_deployments → search_logs → find_similar_incidents → find_relevant_runbook. \
@@ -109,10 +111,14 @@ impl QsServer {
         m: &M,
     ) -> ToolResult<Outcome<M::Output>> {
         let caller = self.caller(ctx)?;
-        self.app
-            .road()
-            .run(&caller, req, m, QsServer::progress_channel(ctx))
-            .await
+        let client = Client {
+            progress: QsServer::progress_channel(ctx),
+            consent: ctx
+                .extensions
+                .get::<Arc<McpConsent>>()
+                .map(|c| c.clone() as Arc<dyn crate::policy::Consent>),
+        };
+        self.app.road().run(&caller, req, m, client).await
     }
 
     /// As `run_mutation`, as a tool's answer.
@@ -170,9 +176,11 @@ impl ServerHandler for QsServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
+        mut context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let started = std::time::Instant::now();
+        let consent = Arc::new(McpConsent::of(&request, &context));
+        context.extensions.insert(consent.clone());
         // Only known names become metric labels: user input must not grow the label set.
         let name = if self.tool_router.has_route(&request.name) {
             request.name.to_string()
@@ -180,7 +188,12 @@ impl ServerHandler for QsServer {
             "unknown".into()
         };
         let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
-        let r = self.tool_router.call(tcc).await.map(uniform_error);
+        let r = self
+            .tool_router
+            .call(tcc)
+            .await
+            .map(uniform_error)
+            .map(|r| consent.ask_if_needed(r));
         self.app
             .telemetry()
             .tool_call(&name, outcome(&r), started.elapsed().as_secs_f64());

@@ -16,6 +16,7 @@ mod errors;
 mod logs;
 mod mappings;
 mod metrics;
+mod plans;
 mod queue;
 mod search;
 mod series;
@@ -239,8 +240,24 @@ impl Store for ElasticStore {
         docs::list_audit(&self.es, f).await
     }
 
-    async fn find_plan(&self, plan_id: &str) -> Result<Option<AuditRecord>> {
-        docs::find_plan(&self.es, plan_id).await
+    async fn put_plan(&self, doc: &PlanRecord) -> Result<()> {
+        plans::put(&self.es, doc).await
+    }
+
+    async fn get_plan(&self, id: &str) -> Result<Option<PlanRecord>> {
+        plans::get(&self.es, id).await
+    }
+
+    async fn update_plan_if(&self, doc: &PlanRecord, from: PlanStatus) -> Result<bool> {
+        plans::update_if(&self.es, doc, from).await
+    }
+
+    async fn list_plans(
+        &self,
+        status: Option<PlanStatus>,
+        limit: usize,
+    ) -> Result<Page<PlanRecord>> {
+        plans::list(&self.es, status, limit).await
     }
 
     async fn enqueue_action(&self, doc: &RemediationAction) -> Result<()> {

@@ -135,8 +135,21 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts or replaces by id (a call is written as `started`, then its outcome).
     async fn put_audit(&self, doc: &AuditRecord) -> Result<()>;
     async fn list_audit(&self, f: &AuditFilter) -> Result<Page<AuditRecord>>;
-    /// The dry-run record that issued `plan_id`, if any.
-    async fn find_plan(&self, plan_id: &str) -> Result<Option<AuditRecord>>;
+
+    // ---- plans (dry runs, approvals) ----
+    /// Inserts a new plan.
+    async fn put_plan(&self, doc: &PlanRecord) -> Result<()>;
+    /// A plan by id, read through (a plan quoted right after its dry run is found).
+    async fn get_plan(&self, id: &str) -> Result<Option<PlanRecord>>;
+    /// Replaces the plan `doc.id` with `doc` only if it is still in status `from`;
+    /// false (and nothing written) when another process moved it first.
+    async fn update_plan_if(&self, doc: &PlanRecord, from: PlanStatus) -> Result<bool>;
+    /// Plans newest first, in one status or all.
+    async fn list_plans(
+        &self,
+        status: Option<PlanStatus>,
+        limit: usize,
+    ) -> Result<Page<PlanRecord>>;
 
     // ---- remediation queue ----
     async fn enqueue_action(&self, doc: &RemediationAction) -> Result<()>;

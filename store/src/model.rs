@@ -4,11 +4,13 @@
 mod actions;
 mod audit;
 mod knowledge;
+mod plans;
 mod telemetry;
 
 pub use actions::*;
 pub use audit::*;
 pub use knowledge::*;
+pub use plans::*;
 pub use telemetry::*;
 
 /// The nine collections, named as the original's Elasticsearch indices.

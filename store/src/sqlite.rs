@@ -9,6 +9,7 @@ mod conn;
 mod docs;
 mod logs;
 mod metrics;
+mod plans;
 mod pool;
 mod queue;
 mod schema;
@@ -202,9 +203,29 @@ impl Store for SqliteStore {
         self.read(move |c| docs::list_audit(c, &f)).await
     }
 
-    async fn find_plan(&self, plan_id: &str) -> Result<Option<AuditRecord>> {
-        let plan_id = plan_id.to_string();
-        self.read(move |c| docs::find_plan(c, &plan_id)).await
+    async fn put_plan(&self, doc: &PlanRecord) -> Result<()> {
+        let doc = doc.clone();
+        self.write(move |tx, _| plans::put(tx, &doc)).await
+    }
+
+    async fn get_plan(&self, id: &str) -> Result<Option<PlanRecord>> {
+        let id = id.to_string();
+        self.read(move |c| docs::get_doc(c, "plans", "id", &id))
+            .await
+    }
+
+    async fn update_plan_if(&self, doc: &PlanRecord, from: PlanStatus) -> Result<bool> {
+        let doc = doc.clone();
+        self.write(move |tx, _| plans::update_if(tx, &doc, from))
+            .await
+    }
+
+    async fn list_plans(
+        &self,
+        status: Option<PlanStatus>,
+        limit: usize,
+    ) -> Result<Page<PlanRecord>> {
+        self.read(move |c| plans::list(c, status, limit)).await
     }
 
     async fn enqueue_action(&self, doc: &RemediationAction) -> Result<()> {

@@ -487,6 +487,7 @@ pub async fn decisions_deployments_audit(s: &dyn Store) {
         id: "aud-1".into(),
         timestamp: t0(),
         who: "alice".into(),
+        approved_by: None,
         tool: "restart_container".into(),
         arguments: json!({"service": "payment-service", "dry_run": true}),
         dry_run: true,
@@ -509,8 +510,6 @@ pub async fn decisions_deployments_audit(s: &dyn Store) {
         .unwrap();
     assert_eq!(a.items.len(), 1, "an outcome replaces the started record");
     assert_eq!(a.items[0].outcome, Outcome::Ok);
-    assert_eq!(s.find_plan("plan-abc").await.unwrap().unwrap().id, "aud-1");
-    assert!(s.find_plan("plan-nope").await.unwrap().is_none());
     let refused = s
         .list_audit(&AuditFilter {
             outcome: Some(Outcome::Refused),
@@ -735,6 +734,76 @@ pub async fn faults_round_trip(s: &dyn Store) {
     assert_eq!(s.get_fault("flt-1").await.unwrap().unwrap().state, "undone");
 }
 
+pub async fn plans_are_decided_once_and_used_once(s: &dyn Store) {
+    let plan = |id: &str, status: PlanStatus, at: i64| PlanRecord {
+        id: id.into(),
+        created_at: t0() + Duration::seconds(at),
+        expires_at: t0() + Duration::seconds(at + 600),
+        tool: "stop_container".into(),
+        arguments: json!({"service": "payment-service"}),
+        service: Some("payment-service".into()),
+        targets: vec![PlanTarget {
+            host: "local".into(),
+            service: "payment-service".into(),
+            container_id: "0123456789ab".into(),
+        }],
+        requester: "agent".into(),
+        operations: vec!["docker stop payment-service".into()],
+        expected_downtime_seconds: 0,
+        takes_capacity: true,
+        status,
+        decided_by: None,
+        decided_at: None,
+        note: None,
+        used_at: None,
+    };
+    let p = plan("plan-1", PlanStatus::Pending, 0);
+    s.put_plan(&p).await.unwrap();
+    assert!(s.put_plan(&p).await.is_err(), "a plan id is issued once");
+    s.put_plan(&plan("plan-2", PlanStatus::Issued, 1))
+        .await
+        .unwrap();
+    assert_eq!(s.get_plan("plan-1").await.unwrap().as_ref(), Some(&p));
+    assert!(s.get_plan("plan-nope").await.unwrap().is_none());
+
+    let mut approved = p.clone();
+    approved.status = PlanStatus::Approved;
+    approved.decided_by = Some("lead".into());
+    assert!(
+        s.update_plan_if(&approved, PlanStatus::Pending)
+            .await
+            .unwrap()
+    );
+    let mut denied = p.clone();
+    denied.status = PlanStatus::Denied;
+    assert!(
+        !s.update_plan_if(&denied, PlanStatus::Pending)
+            .await
+            .unwrap(),
+        "a decided plan is not decided again"
+    );
+    let mut used = approved.clone();
+    used.status = PlanStatus::Used;
+    assert!(s.update_plan_if(&used, PlanStatus::Approved).await.unwrap());
+    assert!(
+        !s.update_plan_if(&used, PlanStatus::Approved).await.unwrap(),
+        "a plan is used once"
+    );
+    let got = s.get_plan("plan-1").await.unwrap().unwrap();
+    assert_eq!(
+        (got.status, got.decided_by.as_deref()),
+        (PlanStatus::Used, Some("lead"))
+    );
+
+    let pending = s.list_plans(Some(PlanStatus::Pending), 10).await.unwrap();
+    assert!(pending.items.is_empty());
+    let all = s.list_plans(None, 10).await.unwrap();
+    let ids: Vec<&str> = all.items.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["plan-2", "plan-1"], "newest first");
+    let one = s.list_plans(None, 1).await.unwrap();
+    assert!(one.truncated && one.items.len() == 1);
+}
+
 pub async fn restarts_are_counted_from_start_times(s: &dyn Store) {
     assert_eq!(s.observe_start("payment-service", t0()).await.unwrap(), 0);
     assert_eq!(
@@ -871,6 +940,11 @@ macro_rules! backend_suite {
             faults_round_trip(&*s).await;
         }
         #[tokio::test]
+        async fn plans() {
+            let s = $make;
+            plans_are_decided_once_and_used_once(&*s).await;
+        }
+        #[tokio::test]
         async fn restarts() {
             let s = $make;
             restarts_are_counted_from_start_times(&*s).await;
@@ -917,6 +991,7 @@ mod elasticsearch_live {
     live!(queue, |s| queue_claims_once(s.clone()));
     live!(budgets, |s| budgets_are_shared_and_expire(&*s));
     live!(faults, |s| faults_round_trip(&*s));
+    live!(plans, |s| plans_are_decided_once_and_used_once(&*s));
     live!(restarts, |s| restarts_are_counted_from_start_times(&*s));
     live!(scenarios, |s| scenarios_replace_and_are_marked(&*s));
 }

@@ -304,7 +304,8 @@ async fn a_container_fault_with_a_5s_ttl_is_undone_by_itself() {
 async fn after_kill_9_the_next_server_undoes_an_expired_container_fault() {
     with_fleet(|_fleet| async move {
         let store = TempStore::new()?;
-        let server = HttpServer::start(&store, &[]).await?;
+        // Approvals are tested on their own; here the kill is the drill's premise.
+        let server = HttpServer::start(&store, &["--approval", "off"]).await?;
         let (code, body) = server
             .call(
                 "inject_fault",

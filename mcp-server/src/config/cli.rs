@@ -36,6 +36,17 @@ pub enum Command {
     },
     /// Run only the remediation runner.
     Runner,
+    /// Approve (or deny) a plan waiting for a human's decision, on this host's store.
+    Approve {
+        /// The plan_id the dry run (or the refused call) returned.
+        plan_id: String,
+        /// Deny it instead.
+        #[arg(long)]
+        deny: bool,
+        /// Why (kept with the decision).
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// Measure cold start, read latency on 1 M samples, HTTP throughput, ingest, restart
     /// overhead and RSS; print a table and write JSON.
     Bench {
@@ -92,12 +103,26 @@ pub struct Opts {
     /// Only these toolsets: fleet, metrics, analysis, memory, remediation, chaos.
     #[arg(long, env = "QS_TOOLSETS", global = true, value_delimiter = ',')]
     pub toolsets: Vec<String>,
-    /// HTTP bearer token NAME:SECRET[:read|write] (repeatable; the name is the audit's "who").
+    /// HTTP bearer token NAME:SECRET[:SCOPES] (repeatable; the name is the audit's "who").
+    /// SCOPES: read, write (= operate+chaos, the default), or read, operate, chaos and
+    /// approve joined by +.
     #[arg(long = "token", env = "QS_TOKEN", global = true, value_delimiter = ',')]
     pub tokens: Vec<String>,
-    /// Every real mutation must quote the plan_id its dry run returned (within 5 minutes).
+    /// Every real mutation must quote the plan_id its dry run returned (within --plan-ttl).
     #[arg(long, env = "QS_REQUIRE_PLAN", global = true)]
     pub require_plan: bool,
+    /// Which real calls need a human's approval first: off, destructive (stop, kill, pause,
+    /// partition, cache offline, bad deploys) or mutations (every mutating tool).
+    /// Default: destructive over HTTP, off over stdio and the CLI.
+    #[arg(long, env = "QS_APPROVAL", global = true, value_parser = ["off", "destructive", "mutations"])]
+    pub approval: Option<String>,
+    /// Seconds a plan (a dry run's, or one waiting for approval) stays valid.
+    #[arg(long, env = "QS_PLAN_TTL", global = true, default_value_t = 600)]
+    pub plan_ttl: u64,
+    /// Count the client's own confirmation (its user answering an elicitation) as approval.
+    /// Default: on over stdio (the human runs the client), off over HTTP.
+    #[arg(long, env = "QS_TRUST_CLIENT_APPROVAL", global = true, num_args = 0..=1, default_missing_value = "true")]
+    pub trust_client_approval: Option<bool>,
     /// Restarts allowed per service per window, e.g. 3/300s.
     #[arg(
         long,

@@ -11,12 +11,11 @@ use serde::{Deserialize, Serialize};
 use super::Request;
 use crate::caller::Caller;
 use crate::error::{ToolError, ToolResult};
-use crate::policy::PLAN_TTL;
 
 /// The plan a dry run returns: what a real call would do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Plan {
-    /// Quote this as `plan_id` in the real call (required with --require-plan).
+    /// Quote this as `plan_id` in the real call (once; required with --require-plan).
     pub plan_id: String,
     pub tool: String,
     /// Containers the call would touch.
@@ -27,6 +26,41 @@ pub struct Plan {
     pub expected_downtime_seconds: u64,
     /// When the plan stops being accepted.
     pub valid_until: DateTime<Utc>,
+    /// Present when a human must approve the plan before the real call runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalNeeded>,
+}
+
+/// How a plan that needs a human's yes gets one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ApprovalNeeded {
+    /// `required` until an approver decides.
+    pub status: String,
+    pub plan_id: String,
+    pub expires_at: DateTime<Utc>,
+    /// The ways to approve it (HTTP, the host's CLI, the console).
+    pub approve: serde_json::Value,
+}
+
+impl Plan {
+    /// What a dry run answers for an issued plan.
+    pub fn of(p: &quantumstate_store::PlanRecord, containers: Vec<String>) -> Plan {
+        let pending = p.status == quantumstate_store::PlanStatus::Pending;
+        Plan {
+            plan_id: p.id.clone(),
+            tool: p.tool.clone(),
+            containers,
+            operations: p.operations.clone(),
+            expected_downtime_seconds: p.expected_downtime_seconds,
+            valid_until: p.expires_at,
+            approval: pending.then(|| ApprovalNeeded {
+                status: "required".into(),
+                plan_id: p.id.clone(),
+                expires_at: p.expires_at,
+                approve: crate::policy::approvals::how_to_approve(&p.id),
+            }),
+        }
+    }
 }
 
 /// One call's record, from first check to outcome.
@@ -42,16 +76,13 @@ impl Audit {
             id: quantumstate_store::new_id("aud"),
             timestamp: Utc::now(),
             who: caller.name.clone(),
+            approved_by: None,
             tool: req.tool.to_string(),
             arguments: req.arguments.clone(),
             dry_run: req.dry_run,
             outcome: Outcome::Started,
             service: req.service.clone(),
-            plan_id: if req.dry_run {
-                Some(quantumstate_store::new_id("plan"))
-            } else {
-                req.plan_id.clone()
-            },
+            plan_id: req.plan_id.clone(),
             detail: None,
             duration_ms: 0,
         };
@@ -78,6 +109,7 @@ impl Audit {
             id: quantumstate_store::new_id("aud"),
             timestamp: Utc::now(),
             who: caller.name.clone(),
+            approved_by: None,
             tool: tool.to_string(),
             arguments,
             dry_run,
@@ -116,22 +148,14 @@ impl Audit {
         })
     }
 
-    /// The plan of this dry run.
-    pub(super) fn plan(
-        &self,
-        containers: Vec<String>,
-        operations: Vec<String>,
-        downtime: u64,
-    ) -> Plan {
-        Plan {
-            plan_id: self.record.plan_id.clone().unwrap_or_default(),
-            tool: self.record.tool.clone(),
-            containers,
-            operations,
-            expected_downtime_seconds: downtime,
-            valid_until: self.record.timestamp
-                + chrono::Duration::seconds(PLAN_TTL.as_secs() as i64),
-        }
+    /// The plan this call issued (a dry run) or runs on.
+    pub(super) fn set_plan_id(&mut self, id: &str) {
+        self.record.plan_id = Some(id.to_string());
+    }
+
+    /// Who approved the call, when someone had to.
+    pub(super) fn set_approved_by(&mut self, by: Option<String>) {
+        self.record.approved_by = by;
     }
 
     pub(super) async fn finish_ok(&mut self, detail: String) {

@@ -12,6 +12,7 @@ use tokio::sync::OnceCell;
 
 use crate::caller::Caller;
 use crate::error::{ToolError, ToolResult};
+use crate::policy::Consent;
 use crate::telemetry::Telemetry;
 
 /// Resolving names to containers, each at most once per call.
@@ -185,6 +186,21 @@ impl<'a> Ops<'a> {
     pub async fn recreate(&self, t: &Target, change: &Recreate) -> ToolResult<ContainerDetail> {
         self.admitted(t)?;
         self.docker(self.fleet.recreate(t, change).await)
+    }
+}
+
+/// The client a call came from, as the road sees it: where progress goes, and how its
+/// user can be asked for approval (if at all).
+#[derive(Clone, Default)]
+pub struct Client {
+    pub progress: Progress,
+    pub consent: Option<Arc<dyn Consent>>,
+}
+
+impl Client {
+    /// No client behind the call (the runner, the reaper, direct calls).
+    pub fn none() -> Client {
+        Client::default()
     }
 }
 

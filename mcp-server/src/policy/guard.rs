@@ -1,32 +1,24 @@
-//! Admission on the mutation road: `--require-plan` (the real call quotes a matching,
-//! fresh dry run), the per-client rate of mutating calls, and the restart budget per
-//! service, kept in the store so every process shares it.
+//! Admission on the mutation road: the per-client rate of mutating calls, and the restart
+//! budget per service, kept in the store so every process shares it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-use quantumstate_store::{BudgetDecision, DynStore, Outcome};
+use chrono::Utc;
+use quantumstate_store::{BudgetDecision, DynStore};
 use serde_json::Value;
 
 use crate::caller::{Caller, Surface};
-use crate::catalogue::{Class, ToolSpec};
 use crate::config::Config;
 use crate::error::{ErrorCode, ToolError, ToolResult};
 
-/// What admission looks at: the call (as received) and what its plan disrupts.
+/// What admission looks at: whether the call is real, and what its plan disrupts.
 pub struct Admission<'a> {
-    pub tool: &'a str,
-    pub arguments: &'a Value,
-    pub plan_id: Option<&'a str>,
     pub dry_run: bool,
     /// Services whose restart budget a real call uses.
     pub disrupts: &'a [String],
 }
-
-/// How long a dry run's plan stays valid for `--require-plan`.
-pub const PLAN_TTL: Duration = Duration::from_secs(300);
 
 /// The in-memory side of admission (rate limits); budgets live in the store.
 #[derive(Default)]
@@ -54,18 +46,12 @@ impl Guard {
         cfg: &Config,
         caller: &Caller,
         req: &Admission<'_>,
-        spec: &ToolSpec,
         store: &DynStore,
     ) -> ToolResult<()> {
         if req.dry_run {
             return Ok(());
         }
         let now = Utc::now();
-        // Runner and reaper act on decisions already audited (the queued action, the fault).
-        let acting_for_itself = matches!(caller.surface, Surface::Runner | Surface::Reaper);
-        if cfg.require_plan && spec.class != Class::Record && !acting_for_itself {
-            check_plan(store, req, now).await?;
-        }
         if matches!(caller.surface, Surface::Http | Surface::Console)
             && let Some(h) = &cfg.http
         {
@@ -112,42 +98,6 @@ impl Guard {
         hits.push(now);
         Ok(())
     }
-}
-
-async fn check_plan(store: &DynStore, req: &Admission<'_>, now: DateTime<Utc>) -> ToolResult<()> {
-    let need = || {
-        ToolError::forbidden(format!("the server runs with --require-plan: {} needs the plan_id of a matching dry run", req.tool))
-            .hint("call the same tool with the same arguments and dry_run: true, review the plan, then repeat with plan_id")
-    };
-    let id = req.plan_id.ok_or_else(need)?;
-    let plan = store.find_plan(id).await?.ok_or_else(|| {
-        ToolError::forbidden(format!("plan {id:?} was not issued by a dry run"))
-            .hint("run the dry run again and quote its plan_id")
-    })?;
-    if plan.tool != req.tool {
-        return Err(ToolError::forbidden(format!(
-            "plan {id:?} was made for {}, not {}",
-            plan.tool, req.tool
-        )));
-    }
-    if canonical(&plan.arguments) != canonical(req.arguments) {
-        return Err(
-            ToolError::forbidden(format!("plan {id:?} was made with different arguments"))
-                .hint("a plan covers exactly the arguments of its dry run; run a new dry run"),
-        );
-    }
-    if now - plan.timestamp > chrono::Duration::seconds(PLAN_TTL.as_secs() as i64) {
-        return Err(ToolError::forbidden(format!(
-            "plan {id:?} expired (plans are valid for 5 minutes)"
-        ))
-        .hint("run the dry run again"));
-    }
-    if plan.outcome != Outcome::Ok {
-        return Err(ToolError::forbidden(format!(
-            "plan {id:?} comes from a dry run that did not succeed"
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

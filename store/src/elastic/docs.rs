@@ -212,19 +212,6 @@ pub(crate) async fn list_audit(es: &Es, f: &AuditFilter) -> Result<Page<AuditRec
     page(es, Idx::C(Collection::Audit), fl, sort, f.limit).await
 }
 
-pub(crate) async fn find_plan(es: &Es, plan_id: &str) -> Result<Option<AuditRecord>> {
-    let fl = vec![term("plan_id", plan_id), term("dry_run", true)];
-    let p = page(
-        es,
-        Idx::C(Collection::Audit),
-        fl,
-        vec![asc("@timestamp")],
-        1,
-    )
-    .await?;
-    Ok(p.items.into_iter().next())
-}
-
 pub(crate) async fn active_faults(es: &Es) -> Result<Vec<FaultRecord>> {
     let fl = vec![term("state", "active")];
     let sort = vec![asc("expires_at"), asc("id")];

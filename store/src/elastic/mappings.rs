@@ -18,6 +18,7 @@ pub(crate) enum Idx {
     Budgets,
     Faults,
     Starts,
+    Plans,
 }
 
 impl Idx {
@@ -28,6 +29,7 @@ impl Idx {
             Idx::Budgets => "quantumstate-internal-budgets",
             Idx::Faults => "quantumstate-internal-faults",
             Idx::Starts => "quantumstate-internal-container-starts",
+            Idx::Plans => "quantumstate-internal-plans",
         }
     }
 
@@ -35,7 +37,7 @@ impl Idx {
         format!("{prefix}{}", self.base())
     }
 
-    pub const ALL: [Idx; 13] = [
+    pub const ALL: [Idx; 14] = [
         Idx::C(Collection::Metrics),
         Idx::C(Collection::Logs),
         Idx::C(Collection::Incidents),
@@ -49,6 +51,7 @@ impl Idx {
         Idx::Budgets,
         Idx::Faults,
         Idx::Starts,
+        Idx::Plans,
     ];
 
     /// The index template (name, body) for metrics and logs, which other writers and
@@ -126,7 +129,7 @@ impl Idx {
                 "image": kw(), "at": date(), "by": kw(), "reason": text()
             }),
             Idx::C(Collection::Audit) => json!({
-                "id": kw(), "@timestamp": date(), "who": kw(), "tool": kw(),
+                "id": kw(), "@timestamp": date(), "who": kw(), "approved_by": kw(), "tool": kw(),
                 "arguments": opaque(), "dry_run": {"type": "boolean"}, "outcome": kw(),
                 "service": kw(), "plan_id": kw(), "detail": text(),
                 "duration_ms": {"type": "long"}
@@ -138,6 +141,13 @@ impl Idx {
                 "last_ts": {"type": "long"}, "mean": dbl(), "scenario": {"type": "boolean"}
             }),
             Idx::Budgets => json!({"key": kw(), "uses": {"type": "long"}}),
+            Idx::Plans => json!({
+                "id": kw(), "@timestamp": date(), "expires_at": date(), "tool": kw(),
+                "arguments": opaque(), "service": kw(), "targets": opaque(), "requester": kw(),
+                "operations": text(), "expected_downtime_seconds": {"type": "long"},
+                "takes_capacity": {"type": "boolean"}, "status": kw(), "decided_by": kw(),
+                "decided_at": date(), "note": text(), "used_at": date()
+            }),
             Idx::Faults => json!({
                 "id": kw(), "service": kw(), "kind": kw(), "started_at": date(),
                 "expires_at": date(), "undo": opaque(), "state": kw(), "detail": text()

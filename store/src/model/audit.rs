@@ -44,8 +44,12 @@ pub struct AuditRecord {
     pub id: String,
     #[serde(rename = "@timestamp")]
     pub timestamp: DateTime<Utc>,
-    /// The token's name, or "stdio", "cli", "runner", "reaper".
+    /// Who asked: the token's name, or "stdio", "cli", "runner", "reaper".
     pub who: String,
+    /// Who approved it, when a human's approval was needed (an approver's token name,
+    /// `cli:<user>`, or `client:<who>` when the client asked its user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
     pub tool: String,
     pub arguments: Value,
     pub dry_run: bool,

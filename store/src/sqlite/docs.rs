@@ -245,16 +245,6 @@ pub fn list_audit(c: &Connection, f: &AuditFilter) -> rusqlite::Result<Page<Audi
     list_docs(c, "audit", conds, args, f.limit)
 }
 
-pub fn find_plan(c: &Connection, plan_id: &str) -> rusqlite::Result<Option<AuditRecord>> {
-    let doc: Option<String> = c
-        .prepare_cached(
-            "SELECT doc FROM audit WHERE plan_id = ?1 AND dry_run = 1 ORDER BY ts LIMIT 1",
-        )?
-        .query_row([plan_id], |r| r.get(0))
-        .optional()?;
-    doc.map(|d| from_json(&d)).transpose()
-}
-
 pub fn put_fault(tx: &Transaction<'_>, d: &FaultRecord) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT OR REPLACE INTO faults (id, state, expires_at, doc) VALUES (?1, ?2, ?3, ?4)",

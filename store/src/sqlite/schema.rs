@@ -156,6 +156,16 @@ const MIGRATIONS: &[&str] = &[
         restarts INTEGER NOT NULL
     );
     "#,
+    // 2: plans of dry runs and the approvals on them.
+    r#"
+    CREATE TABLE plans (
+        id TEXT PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX plans_status_ts ON plans (status, ts);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -150,6 +150,7 @@ pub async fn record(app: &App, req: Request, who: &str, status: StatusCode, why:
         id: quantumstate_store::new_id("aud"),
         timestamp: Utc::now(),
         who: who.to_string(),
+        approved_by: None,
         tool: a.tool,
         dry_run: a
             .arguments

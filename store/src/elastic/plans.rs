@@ -1,0 +1,57 @@
+//! Plans on Elasticsearch: one document per plan id, read by id (real-time, so a plan
+//! quoted right after its dry run is found whatever the refresh setting), moved between
+//! statuses only with `if_seq_no`/`if_primary_term`.
+
+use super::client::Es;
+use super::docs::{create, get_versioned, page, put_if};
+use super::dsl::*;
+use super::mappings::Idx;
+use crate::model::{PlanRecord, PlanStatus};
+use crate::query::Page;
+use crate::{Result, StoreError};
+
+pub(crate) async fn put(es: &Es, p: &PlanRecord) -> Result<()> {
+    if create(es, Idx::Plans, &p.id, p).await? {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "plan {} already exists",
+            p.id
+        )))
+    }
+}
+
+pub(crate) async fn get(es: &Es, id: &str) -> Result<Option<PlanRecord>> {
+    Ok(get_versioned::<PlanRecord>(es, Idx::Plans, id)
+        .await?
+        .map(|v| v.doc))
+}
+
+pub(crate) async fn update_if(es: &Es, p: &PlanRecord, from: PlanStatus) -> Result<bool> {
+    let Some(cur) = get_versioned::<PlanRecord>(es, Idx::Plans, &p.id).await? else {
+        return Ok(false);
+    };
+    if cur.doc.status != from {
+        return Ok(false);
+    }
+    put_if(
+        es,
+        Idx::Plans,
+        &p.id,
+        cur.seq_no,
+        cur.primary_term,
+        to_value(p)?,
+    )
+    .await
+}
+
+pub(crate) async fn list(
+    es: &Es,
+    status: Option<PlanStatus>,
+    limit: usize,
+) -> Result<Page<PlanRecord>> {
+    let fl = status
+        .map(|s| vec![term("status", s.as_str())])
+        .unwrap_or_default();
+    page(es, Idx::Plans, fl, vec![desc("@timestamp")], limit).await
+}
