@@ -9,6 +9,7 @@
 
 mod audit;
 mod context;
+mod decisions;
 
 use std::sync::Arc;
 
@@ -27,7 +28,8 @@ use crate::catalogue::{self, Capacity};
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::error::{ToolError, ToolResult};
-use crate::policy::approvals::{self, Proposal};
+use crate::policy::approvals;
+use crate::policy::plans::{self, Proposal};
 use crate::policy::{Admission, Guard, Policy};
 use crate::telemetry::Telemetry;
 use audit::Audit;
@@ -246,61 +248,6 @@ impl Road {
         (out, Stage::Applied)
     }
 
-    /// Audits a call refused before it reached the road (a tool this server hides, the
-    /// console's gate). Best effort: the refusal stands even if the store is away.
-    pub async fn refused_outside(
-        &self,
-        caller: &Caller,
-        tool: &str,
-        arguments: Value,
-        service: Option<String>,
-        err: &ToolError,
-    ) {
-        let Ok(store) = self.store.get().await else {
-            return;
-        };
-        Audit::outside(store, caller, tool, arguments, service)
-            .refused(err)
-            .await;
-    }
-
-    /// An approver's decision on a pending plan, audited (allowed or refused) as
-    /// `decide_plan` under the approver's name.
-    pub async fn decide(
-        &self,
-        approver: &Caller,
-        plan_id: &str,
-        verdict: quantumstate_store::Verdict,
-        note: Option<String>,
-    ) -> ToolResult<quantumstate_store::PlanRecord> {
-        let store = self.store.get().await.map_err(ToolError::from)?;
-        let word = match verdict {
-            quantumstate_store::Verdict::Approve => "approve",
-            quantumstate_store::Verdict::Deny => "deny",
-        };
-        let args = serde_json::json!({"plan_id": plan_id, "decision": word, "note": note});
-        let result = approvals::decide(&store, approver, plan_id, verdict, note).await;
-        let service = result.as_ref().ok().and_then(|p| p.service.clone());
-        let mut audit = Audit::outside(store, approver, "decide_plan", args, service);
-        audit.set_plan_id(plan_id);
-        match &result {
-            Ok(p) => {
-                audit
-                    .finish_ok(format!(
-                        "{} plan {} of {} for {} asked by {}",
-                        p.status.as_str(),
-                        p.id,
-                        p.tool,
-                        p.service.as_deref().unwrap_or("-"),
-                        p.requester
-                    ))
-                    .await
-            }
-            Err(e) => audit.refused(e).await,
-        }
-        result
-    }
-
     /// Every check before the call's own audit record is written: the policy, the
     /// service's name, the targets, the plan, capacity, approval, rate and budget. A dry
     /// run issues its plan here; a real call uses up the plan it runs on here.
@@ -349,7 +296,7 @@ impl Road {
             takes_capacity: takes,
         };
         if req.dry_run {
-            let plan = approvals::issue(store, cfg, caller, &proposal, needs).await?;
+            let plan = plans::issue(store, cfg, caller, &proposal, needs).await?;
             return Ok(Admitted {
                 targets,
                 subject,
@@ -374,7 +321,7 @@ impl Road {
         };
         self.guard.admit(cfg, caller, &admission, store).await?;
         if let Some(p) = &grant.plan {
-            approvals::consume(store, p).await?;
+            plans::consume(store, p).await?;
         }
         Ok(Admitted {
             targets,

@@ -5,6 +5,7 @@
 
 pub mod approvals;
 mod guard;
+pub mod plans;
 mod rules;
 
 pub use approvals::{Answer, Consent};

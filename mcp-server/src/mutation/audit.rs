@@ -57,7 +57,7 @@ impl Plan {
                 status: "required".into(),
                 plan_id: p.id.clone(),
                 expires_at: p.expires_at,
-                approve: crate::policy::approvals::how_to_approve(&p.id),
+                approve: crate::policy::plans::how_to_approve(&p.id),
             }),
         }
     }
