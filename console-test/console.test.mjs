@@ -179,13 +179,21 @@ async function watch(page, shot, fleetRow, timelineRow, notModified, expectRefus
   expect((await page.locator('button[data-action]').count()) === 0, 'no action buttons without --console-actions');
   expect((await page.textContent('#mode')).includes('read-only'), 'the page says it is read-only');
   expectRefusals(true);
-  const status = await page.evaluate(async () => (await fetch('/api/tools/inject_fault', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-quantumstate-console': '1' },
-    body: JSON.stringify({ service: 'payment-service', kind: 'memory_leak', ttl_seconds: 30 }),
-  })).status);
+  const [status, scriptStatus] = await page.evaluate(async () => {
+    const csrf = document.querySelector('meta[name="qs-csrf"]').content;
+    const body = JSON.stringify({ service: 'payment-service', kind: 'memory_leak', ttl_seconds: 30 });
+    const page = await fetch('/console/api/tools/inject_fault', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-quantumstate-csrf': csrf },
+      body,
+    });
+    // The cookie is the console's alone: the scripts' API does not take it.
+    const script = await fetch('/api/tools/inject_fault', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    return [page.status, script.status];
+  });
   expectRefusals(false);
   expect(status === 403, `the server refuses a mutation from the page (got ${status})`);
+  expect(scriptStatus === 401, `the cookie does not authenticate /api/tools (got ${scriptStatus})`);
   await waitFor('polls revalidated with 304', 20_000, () => notModified() > 0);
   await shot('01-healthy-fleet');
 

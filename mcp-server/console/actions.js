@@ -142,6 +142,11 @@ export function createActions({ caller, refresh }) {
         h('div', { class: 'f' }, h('span', { class: 'k' }, 'containers'), (plan.containers || []).join(', ')),
         h('div', { class: 'f' }, h('span', { class: 'k' }, 'downtime'), `about ${dur(plan.expected_downtime_seconds)}`),
         h('div', { class: 'f' }, h('span', { class: 'k' }, 'plan'), `${plan.plan_id}, valid until ${stamp(plan.valid_until)}`)),
+      plan.approval
+        ? h('p', { class: 'warnc', 'data-approval': plan.plan_id },
+          'This server needs someone else to approve the plan first (Pending approvals, ',
+          h('code', null, `quantumstate-mcp approve ${plan.plan_id}`), '); then restart.')
+        : null,
       who, status, buttons(cancel, go));
   }
 

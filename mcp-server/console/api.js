@@ -1,11 +1,14 @@
-// Tool calls: POST /api/tools/{name}, the route every HTTP client uses, signed in by the
-// HttpOnly cookie. Reads revalidate with If-None-Match, so an unchanged result is a 304
-// with no body and the page skips redrawing it.
+// Tool calls: POST /console/api/tools/{name} (the same tools every client calls, as this
+// browser's signed-in token; the HttpOnly cookie signs in the console's routes only, and
+// every POST carries the page's CSRF token). Reads revalidate with If-None-Match, so an
+// unchanged result is a 304 with no body and the page skips redrawing it.
 
 import { noteServerDate } from './dom.js';
 
 /** Marks the page's calls: the server refuses their mutations without --console-actions. */
 const CONSOLE_HEADER = 'x-quantumstate-console';
+const CSRF_HEADER = 'x-quantumstate-csrf';
+const CSRF = (document.querySelector('meta[name="qs-csrf"]') || {}).content || '';
 const TIMEOUT_MS = 90_000;
 const MAX_REMEMBERED = 400;
 
@@ -41,14 +44,14 @@ function tell(status) {
 export async function call(tool, args = {}, { revalidate = true, timeoutMs = TIMEOUT_MS } = {}) {
   const key = `${tool} ${JSON.stringify(args)}`;
   const prev = revalidate ? remembered.get(key) : undefined;
-  const headers = { 'content-type': 'application/json', [CONSOLE_HEADER]: '1' };
+  const headers = { 'content-type': 'application/json', [CONSOLE_HEADER]: '1', [CSRF_HEADER]: CSRF };
   if (prev) headers['if-none-match'] = prev.etag;
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   stats.calls += 1;
   let res;
   try {
-    res = await fetch(`/api/tools/${encodeURIComponent(tool)}`, {
+    res = await fetch(`/console/api/tools/${encodeURIComponent(tool)}`, {
       method: 'POST',
       headers,
       body: JSON.stringify(args),
@@ -92,4 +95,47 @@ export async function call(tool, args = {}, { revalidate = true, timeoutMs = TIM
     remembered.set(key, { etag, value: body });
   }
   return body;
+}
+
+/** A JSON request to one of the console's own routes (approvals); throws ToolError. */
+async function request(method, path, body) {
+  const headers = { [CONSOLE_HEADER]: '1', [CSRF_HEADER]: CSRF };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+  } catch {
+    tell('unreachable');
+    throw new ToolError(0, { error: { code: 'unreachable', message: `${path}: the server is unreachable` } });
+  }
+  noteServerDate(res.headers.get('date'));
+  let parsed;
+  try {
+    parsed = await res.json();
+  } catch {
+    parsed = { error: { code: 'bad_reply', message: `${path}: HTTP ${res.status}, not JSON` } };
+  }
+  if (res.status === 401) {
+    tell('unauthorized');
+    throw new ToolError(401, parsed);
+  }
+  tell('ok');
+  if (!res.ok) throw new ToolError(res.status, parsed);
+  return parsed;
+}
+
+/** Plans waiting for a human's decision. */
+export function pendingApprovals() {
+  return request('GET', '/console/api/approvals?status=pending&limit=50');
+}
+
+/** Approves or denies a plan as this browser's token. */
+export function decide(planId, decision, note) {
+  return request('POST', `/console/api/approvals/${encodeURIComponent(planId)}`, note ? { decision, note } : { decision });
 }

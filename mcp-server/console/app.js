@@ -3,7 +3,8 @@
 // redraws only what changed (an unchanged tool result comes back as a 304).
 
 import { h, put, dur, ago, num, stamp, clock, now } from './dom.js';
-import { call, onStatus } from './api.js';
+import { call, onStatus, pendingApprovals } from './api.js';
+import { renderApprovals } from './approvals.js';
 import { drawChart } from './chart.js';
 import * as P from './panels.js';
 import { createActions } from './actions.js';
@@ -12,6 +13,7 @@ const meta = (name) => (document.querySelector(`meta[name="${name}"]`) || {}).co
 const CALLER = meta('qs-caller');
 const ACCESS = meta('qs-access');
 const ACTIONS = new Set(meta('qs-actions').split(',').filter(Boolean));
+const APPROVER = meta('qs-approver') === 'true';
 
 const METRICS = [
   { type: 'memory_percent', title: 'Memory', unit: '%', fixedMax: 100, alarm: 80 },
@@ -464,6 +466,19 @@ function tick() {
   conn.textContent = text;
 }
 
+// ---------- approvals ----------
+
+async function refreshApprovals() {
+  const r = await pendingApprovals();
+  const plans = r.plans || [];
+  renderApprovals($('approvals').querySelector('.body'), plans, {
+    caller: CALLER,
+    canDecide: APPROVER,
+    refresh: () => kick('approvals', 'timeline', 'live'),
+  });
+  note('approvals', null, `${plans.length} waiting${APPROVER ? '' : ' · your token cannot approve'}`);
+}
+
 // ---------- start ----------
 
 const act = createActions({
@@ -484,6 +499,7 @@ function start() {
     if (!loops.has('charts')) loop('charts', () => WINDOWS[S.window], refreshCharts, 'metrics');
   }, 'fleet');
   loop('timeline', 3000, refreshTimeline);
+  loop('approvals', 3000, refreshApprovals);
   loop('incidents', 15000, refreshIncidents);
   setInterval(tick, 1000);
   tick();

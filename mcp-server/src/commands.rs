@@ -4,6 +4,7 @@
 
 use std::io::Read;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -19,6 +20,7 @@ use crate::config::{Cli, Command, Config, HttpConfig};
 use crate::dispatch::Dispatcher;
 use crate::error::{ToolError, ToolResult};
 use crate::server::QsServer;
+use crate::tasks::Tasks;
 use crate::{reaper, runner};
 
 /// How long shutdown waits for background tasks.
@@ -57,7 +59,9 @@ async fn drain(app: &App) {
 pub async fn stdio(app: App) -> Result<(), String> {
     start_background(&app);
     let tools = crate::tools::router(app.config());
-    let server = QsServer::new(app.clone(), tools, Some(Caller::stdio()));
+    let tasks = Tasks::new(app.clone(), Arc::new(Dispatcher::new(app.clone())));
+    tasks.resume_in_background();
+    let server = QsServer::new(app.clone(), tools, Some(Caller::stdio())).with_tasks(tasks);
     let running = server
         .serve_with_ct(rmcp::transport::stdio_pipes(), app.shutdown().child_token())
         .await

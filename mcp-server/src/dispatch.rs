@@ -137,6 +137,13 @@ impl Dispatcher {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::tasks::Calls for Dispatcher {
+    async fn call(&self, tool: &str, args: Value, caller: Caller) -> Result<Value, ToolError> {
+        Dispatcher::call(self, tool, args, caller).await
+    }
+}
+
 fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",

@@ -21,8 +21,10 @@ use crate::app::App;
 use crate::config::HttpConfig;
 use crate::dispatch::Dispatcher;
 use crate::server::QsServer;
+use crate::tasks::Tasks;
 
 pub use auth::allowed_hosts;
+pub use console::csrf_for_secret;
 
 /// Largest request body accepted anywhere (tool arguments are small).
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -31,6 +33,10 @@ pub const MAX_BODY: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct HttpState {
     pub app: App,
+    /// Keys the console's CSRF tokens on a server without bearer tokens.
+    pub csrf_key: Arc<[u8; 32]>,
+    /// Long calls of MCP clients that declare the Tasks extension.
+    pub tasks: Arc<Tasks>,
     pub dispatcher: Arc<Dispatcher>,
     pub sessions: Arc<LocalSessionManager>,
     pub cfg: Arc<HttpConfig>,
@@ -49,13 +55,21 @@ pub fn router(app: App, cfg: HttpConfig) -> (Router, HttpState) {
         .with_cancellation_token(app.shutdown().child_token());
     let factory_app = app.clone();
     let tools = crate::tools::router(app.config());
+    let dispatcher = Arc::new(Dispatcher::new(app.clone()));
+    let tasks = Tasks::new(app.clone(), dispatcher.clone());
+    let session_tasks = tasks.clone();
     let mcp = StreamableHttpService::new(
-        move || Ok(QsServer::new(factory_app.clone(), tools.clone(), None)),
+        move || {
+            Ok(QsServer::new(factory_app.clone(), tools.clone(), None)
+                .with_tasks(session_tasks.clone()))
+        },
         sessions.clone(),
         mcp_cfg,
     );
     let state = HttpState {
-        dispatcher: Arc::new(Dispatcher::new(app.clone())),
+        csrf_key: Arc::new(random_key()),
+        tasks,
+        dispatcher,
         app,
         sessions,
         cfg: Arc::new(cfg),
@@ -65,13 +79,7 @@ pub fn router(app: App, cfg: HttpConfig) -> (Router, HttpState) {
         // Applies to /mcp only: routes added below come after it.
         .layer(axum::middleware::from_fn(session_end_is_ok))
         .route("/api/tools", get(api::list_tools))
-        .route(
-            "/api/tools/{name}",
-            post(api::call_tool).route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                console::tool_calls,
-            )),
-        )
+        .route("/api/tools/{name}", post(api::call_tool))
         .route("/api/approvals", get(approvals::list))
         .route("/api/approvals/{plan_id}", post(approvals::decide))
         .route("/metrics", get(api::metrics))
@@ -92,6 +100,14 @@ pub fn router(app: App, cfg: HttpConfig) -> (Router, HttpState) {
     (router, state)
 }
 
+/// 32 random bytes from the system's generator (zeros only if it fails, which it does not
+/// on Linux; the console's CSRF check then still needs the same-origin page).
+fn random_key() -> [u8; 32] {
+    let mut k = [0u8; 32];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut k);
+    k
+}
+
 /// rmcp answers a session's `DELETE /mcp` with 202; the MCP Python SDK takes only 200
 /// and 204 as success and logs "Session termination failed: 202" at every disconnect.
 /// The session is closed either way; 200 says so to every client.
@@ -110,6 +126,7 @@ async fn session_end_is_ok(
 /// Serves until the app's shutdown token is cancelled; then drains.
 pub async fn serve(app: App, cfg: HttpConfig, listener: TcpListener) -> std::io::Result<()> {
     let (router, state) = router(app.clone(), cfg);
+    state.tasks.resume_in_background();
     let sessions = state.sessions.clone();
     let telemetry = app.telemetry().clone();
     let shutdown = app.shutdown().clone();

@@ -26,6 +26,7 @@ pub mod policy;
 pub mod reaper;
 pub mod runner;
 pub mod server;
+pub mod tasks;
 pub mod telemetry;
 pub mod text;
 pub mod tools;

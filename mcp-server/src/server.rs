@@ -8,20 +8,24 @@
 mod consent;
 mod prompts;
 mod resources;
+mod task_state;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::IntoCallToolResult;
 use rmcp::model::*;
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, Json, RoleServer, ServerHandler, prompt_handler, tool_handler};
+use serde_json::Value;
 
 use crate::app::App;
 use crate::caller::Caller;
 use crate::error::{ToolError, ToolResult};
 use crate::mutation::{Client, Mutation, Outcome, Progress, Request};
+use crate::tasks::{self, Tasks};
 use consent::McpConsent;
 
 const INSTRUCTIONS: &str = "QuantumState runs a fleet of containers safely. Investigate before acting: \
@@ -40,6 +44,8 @@ pub struct QsServer {
     /// The caller of every request of this session when the transport names none per
     /// request (stdio: the human at the client). None: each request must carry one.
     session: Option<Caller>,
+    /// Where long calls run as tasks (None: this server answers every call itself).
+    tasks: Option<Arc<Tasks>>,
 }
 
 impl QsServer {
@@ -52,7 +58,14 @@ impl QsServer {
             prompt_router: QsServer::prompt_router(),
             log_level: Arc::new(Mutex::new(None)),
             session,
+            tasks: None,
         }
+    }
+
+    /// Lets clients that declare the Tasks extension run long calls as tasks.
+    pub fn with_tasks(mut self, tasks: Arc<Tasks>) -> QsServer {
+        self.tasks = Some(tasks);
+        self
     }
 
     pub fn app(&self) -> &App {
@@ -132,6 +145,48 @@ impl QsServer {
     }
 }
 
+fn task_error(e: ToolError) -> ErrorData {
+    ErrorData::invalid_params(e.message, None)
+}
+
+impl QsServer {
+    fn task_cx(&self, ctx: &RequestContext<RoleServer>) -> Result<(Arc<Tasks>, Caller), ErrorData> {
+        let tasks = self
+            .tasks
+            .clone()
+            .ok_or_else(|| ErrorData::invalid_request("this server runs no tasks", None))?;
+        let caller = self.caller(ctx).map_err(task_error)?;
+        Ok((tasks, caller))
+    }
+
+    /// A call that runs as a task when the client declared the Tasks extension and the
+    /// tool is a long one: the task's first state, at once.
+    async fn as_task(
+        &self,
+        request: &CallToolRequestParams,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Option<Result<CallToolResponse, ErrorData>> {
+        let runner = self.tasks.as_ref()?;
+        let wants = ctx
+            .client_capabilities()
+            .is_some_and(|c| c.supports_tasks());
+        if !wants || !tasks::eligible(&request.name) || !self.tool_router.has_route(&request.name) {
+            return None;
+        }
+        let caller = match self.caller(ctx) {
+            Ok(c) => c,
+            Err(e) => return Some(e.into_call_tool_result()),
+        };
+        let args = Value::Object(request.arguments.clone().unwrap_or_default());
+        Some(match runner.start(&request.name, args, &caller).await {
+            Ok(t) => Ok(CallToolResponse::Task(CreateTaskResult::new(
+                task_state::task(&t),
+            ))),
+            Err(e) => e.into_call_tool_result(),
+        })
+    }
+}
+
 /// Gives rmcp's own tool errors (arguments that do not deserialise) the same shape as
 /// ours: a bounded message (serde echoes the offending value, which may be huge) and the
 /// `{"error": ...}` envelope as structured content.
@@ -179,6 +234,9 @@ impl ServerHandler for QsServer {
         mut context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let started = std::time::Instant::now();
+        if let Some(t) = self.as_task(&request, &context).await {
+            return t;
+        }
         let consent = Arc::new(McpConsent::of(&request, &context));
         context.extensions.insert(consent.clone());
         // Only known names become metric labels: user input must not grow the label set.
@@ -201,20 +259,22 @@ impl ServerHandler for QsServer {
     }
 
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_prompts()
-                .enable_resources()
-                .enable_completions()
-                .enable_logging()
-                .build(),
-        )
-        .with_server_info(Implementation::new(
-            "quantumstate",
-            env!("CARGO_PKG_VERSION"),
-        ))
-        .with_instructions(INSTRUCTIONS)
+        let caps = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_prompts()
+            .enable_resources()
+            .enable_completions()
+            .enable_logging();
+        let caps = match self.tasks {
+            Some(_) => caps.enable_tasks().build(),
+            None => caps.build(),
+        };
+        ServerConfig::new(caps)
+            .with_server_info(Implementation::new(
+                "quantumstate",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(INSTRUCTIONS)
     }
 
     async fn list_resources(
@@ -247,6 +307,40 @@ impl ServerHandler for QsServer {
         _ctx: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
         resources::complete(&self.app, req).await
+    }
+
+    async fn get_task(
+        &self,
+        req: GetTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let (tasks, caller) = self.task_cx(&ctx)?;
+        let t = tasks.get(&req.task_id, &caller).await.map_err(task_error)?;
+        Ok(GetTaskResult::new(task_state::detailed(&t)))
+    }
+
+    async fn cancel_task(
+        &self,
+        req: CancelTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let (tasks, caller) = self.task_cx(&ctx)?;
+        tasks
+            .cancel(&req.task_id, &caller)
+            .await
+            .map_err(task_error)
+    }
+
+    async fn update_task(
+        &self,
+        req: UpdateTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        // A task here asks nothing of the client (approvals come from approvers), so
+        // responses are acknowledged and ignored, as the extension says of unknown keys.
+        let (tasks, caller) = self.task_cx(&ctx)?;
+        tasks.get(&req.task_id, &caller).await.map_err(task_error)?;
+        Ok(())
     }
 
     async fn set_level(

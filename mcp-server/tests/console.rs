@@ -9,6 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use quantumstate_mcp::config::{HttpConfig, Token};
+use quantumstate_mcp::http::csrf_for_secret;
 use quantumstate_mcp::{App, Config};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -99,6 +100,7 @@ async fn signed_in(router: &Router, path: &str) -> Reply {
         router,
         get(path)
             .header(header::COOKIE, cookie(SECRET))
+            .header("x-quantumstate-csrf", csrf_for_secret(SECRET))
             .body(Body::empty())
             .expect("req"),
     )
@@ -106,6 +108,13 @@ async fn signed_in(router: &Router, path: &str) -> Reply {
 }
 
 fn tool(name: &str) -> axum::http::request::Builder {
+    Request::post(format!("/console/api/tools/{name}"))
+        .header(header::HOST, HOST)
+        .header(header::CONTENT_TYPE, "application/json")
+}
+
+/// The same tool as a script calls it: `/api/tools`, bearer token only.
+fn script_tool(name: &str) -> axum::http::request::Builder {
     Request::post(format!("/api/tools/{name}"))
         .header(header::HOST, HOST)
         .header(header::CONTENT_TYPE, "application/json")
@@ -241,6 +250,7 @@ async fn the_token_link_sets_an_httponly_cookie_and_redirects_without_it() {
         &router,
         tool("list_incidents")
             .header(header::COOKIE, cookie(SECRET))
+            .header("x-quantumstate-csrf", csrf_for_secret(SECRET))
             .body(Body::from(r#"{"limit":3}"#))
             .expect("req"),
     )
@@ -261,6 +271,7 @@ async fn page_and_assets_revalidate_with_etags() {
         &router,
         get("/")
             .header(header::COOKIE, cookie(SECRET))
+            .header("x-quantumstate-csrf", csrf_for_secret(SECRET))
             .header(header::IF_NONE_MATCH, &tag)
             .body(Body::empty())
             .expect("req"),
@@ -329,6 +340,7 @@ async fn read_tool_results_carry_etags_and_polls_get_304() {
     let call = |etag: Option<&str>, body: &'static str| {
         let mut b = tool("list_incidents")
             .header(header::COOKIE, cookie(SECRET))
+            .header("x-quantumstate-csrf", csrf_for_secret(SECRET))
             .header("x-quantumstate-console", "1");
         if let Some(t) = etag {
             b = b.header(header::IF_NONE_MATCH, t);
@@ -356,7 +368,7 @@ async fn read_tool_results_carry_etags_and_polls_get_304() {
     assert!(bad.headers.get(header::ETAG).is_none());
     let r = send(
         &router,
-        tool("record_decision")
+        script_tool("record_decision")
             .header(header::AUTHORIZATION, format!("Bearer {SECRET}"))
             .header(header::IF_NONE_MATCH, "*")
             .body(Body::from(DECISION))
@@ -372,14 +384,17 @@ async fn console_mutations_are_refused_without_console_actions_and_audited() {
     let dir = tempfile::tempdir().expect("tempdir");
     let router = build(&dir, true, false).await;
 
-    // Marked by the header, or signed in by the console's cookie alone: 403, with the flag named.
+    // On the console's routes, by bearer or by the console's cookie: 403, with the flag named.
     for req in [
         tool("record_decision")
             .header(header::AUTHORIZATION, format!("Bearer {SECRET}"))
             .header("x-quantumstate-console", "1"),
-        tool("record_decision").header(header::COOKIE, cookie(SECRET)),
+        tool("record_decision")
+            .header(header::COOKIE, cookie(SECRET))
+            .header("x-quantumstate-csrf", csrf_for_secret(SECRET)),
         tool("inject_fault")
             .header(header::COOKIE, cookie(SECRET))
+            .header("x-quantumstate-csrf", csrf_for_secret(SECRET))
             .header("x-quantumstate-console", "1"),
     ] {
         let body = if req
@@ -408,6 +423,7 @@ async fn console_mutations_are_refused_without_console_actions_and_audited() {
         &router,
         tool("list_decisions")
             .header(header::COOKIE, cookie(SECRET))
+            .header("x-quantumstate-csrf", csrf_for_secret(SECRET))
             .header("x-quantumstate-console", "1")
             .body(Body::from("{}"))
             .expect("req"),
@@ -416,7 +432,7 @@ async fn console_mutations_are_refused_without_console_actions_and_audited() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let r = send(
         &router,
-        tool("record_decision")
+        script_tool("record_decision")
             .header(header::AUTHORIZATION, format!("Bearer {SECRET}"))
             .body(Body::from(DECISION))
             .expect("req"),
@@ -427,7 +443,7 @@ async fn console_mutations_are_refused_without_console_actions_and_audited() {
     // Every refusal is in the audit trail under the token's name.
     let r = send(
         &router,
-        tool("list_audit")
+        script_tool("list_audit")
             .header(header::AUTHORIZATION, format!("Bearer {SECRET}"))
             .body(Body::from(r#"{"outcome":"refused"}"#))
             .expect("req"),
@@ -463,6 +479,7 @@ async fn with_console_actions_the_page_may_drill_and_restart_only() {
         &router,
         get("/")
             .header(header::COOKIE, cookie(READ_SECRET))
+            .header("x-quantumstate-csrf", csrf_for_secret(READ_SECRET))
             .body(Body::empty())
             .expect("req"),
     )
@@ -478,6 +495,7 @@ async fn with_console_actions_the_page_may_drill_and_restart_only() {
         &router,
         tool("inject_fault")
             .header(header::COOKIE, cookie(SECRET))
+            .header("x-quantumstate-csrf", csrf_for_secret(SECRET))
             .header("x-quantumstate-console", "1")
             .body(Body::from(
                 r#"{"service":"payment-service","kind":"memory_leak","ttl_seconds":60}"#,
@@ -492,6 +510,7 @@ async fn with_console_actions_the_page_may_drill_and_restart_only() {
         &router,
         tool("record_decision")
             .header(header::COOKIE, cookie(SECRET))
+            .header("x-quantumstate-csrf", csrf_for_secret(SECRET))
             .header("x-quantumstate-console", "1")
             .body(Body::from(DECISION))
             .expect("req"),
@@ -517,6 +536,7 @@ async fn host_and_origin_checks_cover_the_console() {
         Request::get("/")
             .header(header::HOST, "evil.example:8080")
             .header(header::COOKIE, cookie(SECRET))
+            .header("x-quantumstate-csrf", csrf_for_secret(SECRET))
             .body(Body::empty())
             .expect("req"),
     )
@@ -526,6 +546,7 @@ async fn host_and_origin_checks_cover_the_console() {
         &router,
         tool("list_incidents")
             .header(header::COOKIE, cookie(SECRET))
+            .header("x-quantumstate-csrf", csrf_for_secret(SECRET))
             .header(header::ORIGIN, "http://evil.example")
             .body(Body::from("{}"))
             .expect("req"),
@@ -536,6 +557,7 @@ async fn host_and_origin_checks_cover_the_console() {
         &router,
         tool("list_incidents")
             .header(header::COOKIE, cookie(SECRET))
+            .header("x-quantumstate-csrf", csrf_for_secret(SECRET))
             .header(header::ORIGIN, format!("http://{HOST}"))
             .body(Body::from("{}"))
             .expect("req"),

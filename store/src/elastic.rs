@@ -260,6 +260,18 @@ impl Store for ElasticStore {
         plans::list(&self.es, status, limit).await
     }
 
+    async fn put_task(&self, doc: &TaskRecord) -> Result<()> {
+        plans::put_task(&self.es, doc).await
+    }
+
+    async fn get_task(&self, id: &str) -> Result<Option<TaskRecord>> {
+        plans::get_task(&self.es, id).await
+    }
+
+    async fn open_tasks(&self, limit: usize) -> Result<Vec<TaskRecord>> {
+        plans::open_tasks(&self.es, limit).await
+    }
+
     async fn enqueue_action(&self, doc: &RemediationAction) -> Result<()> {
         queue::enqueue(&self.es, doc).await
     }

@@ -151,6 +151,13 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Page<PlanRecord>>;
 
+    // ---- tasks (long calls a client polls) ----
+    /// Inserts or replaces a task by id.
+    async fn put_task(&self, doc: &TaskRecord) -> Result<()>;
+    async fn get_task(&self, id: &str) -> Result<Option<TaskRecord>>;
+    /// Tasks still working or waiting for input, oldest first (at most `limit`).
+    async fn open_tasks(&self, limit: usize) -> Result<Vec<TaskRecord>>;
+
     // ---- remediation queue ----
     async fn enqueue_action(&self, doc: &RemediationAction) -> Result<()>;
     async fn get_action(&self, exec_id: &str) -> Result<Option<RemediationAction>>;

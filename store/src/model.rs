@@ -5,12 +5,14 @@ mod actions;
 mod audit;
 mod knowledge;
 mod plans;
+mod tasks;
 mod telemetry;
 
 pub use actions::*;
 pub use audit::*;
 pub use knowledge::*;
 pub use plans::*;
+pub use tasks::*;
 pub use telemetry::*;
 
 /// The nine collections, named as the original's Elasticsearch indices.

@@ -228,6 +228,21 @@ impl Store for SqliteStore {
         self.read(move |c| plans::list(c, status, limit)).await
     }
 
+    async fn put_task(&self, doc: &TaskRecord) -> Result<()> {
+        let doc = doc.clone();
+        self.write(move |tx, _| plans::put_task(tx, &doc)).await
+    }
+
+    async fn get_task(&self, id: &str) -> Result<Option<TaskRecord>> {
+        let id = id.to_string();
+        self.read(move |c| docs::get_doc(c, "tasks", "id", &id))
+            .await
+    }
+
+    async fn open_tasks(&self, limit: usize) -> Result<Vec<TaskRecord>> {
+        self.read(move |c| plans::open_tasks(c, limit)).await
+    }
+
     async fn enqueue_action(&self, doc: &RemediationAction) -> Result<()> {
         let doc = doc.clone();
         self.write(move |tx, _| queue::enqueue(tx, &doc)).await

@@ -804,6 +804,50 @@ pub async fn plans_are_decided_once_and_used_once(s: &dyn Store) {
     assert!(one.truncated && one.items.len() == 1);
 }
 
+pub async fn tasks_round_trip_and_open_ones_are_listed(s: &dyn Store) {
+    let task = |id: &str, status: TaskState, at: i64| TaskRecord {
+        id: id.into(),
+        created_at: t0() + Duration::seconds(at),
+        updated_at: t0() + Duration::seconds(at),
+        ttl_ms: 600_000,
+        tool: "restart_container".into(),
+        arguments: json!({"service": "payment-service"}),
+        caller: "agent".into(),
+        scopes: "read+operate".into(),
+        surface: "http".into(),
+        status,
+        status_message: None,
+        plan_id: Some("plan-1".into()),
+        cancel_requested: false,
+        started_acting: false,
+        result: None,
+        error: None,
+    };
+    s.put_task(&task("task-2", TaskState::InputRequired, 2))
+        .await
+        .unwrap();
+    s.put_task(&task("task-1", TaskState::Working, 1))
+        .await
+        .unwrap();
+    s.put_task(&task("task-3", TaskState::Completed, 3))
+        .await
+        .unwrap();
+    let open: Vec<String> = s
+        .open_tasks(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(open, ["task-1", "task-2"], "open ones, oldest first");
+    let mut done = task("task-1", TaskState::Completed, 1);
+    done.result = Some(json!({"content": [], "isError": false}));
+    s.put_task(&done).await.unwrap();
+    assert_eq!(s.get_task("task-1").await.unwrap(), Some(done));
+    assert_eq!(s.open_tasks(10).await.unwrap().len(), 1);
+    assert!(s.get_task("task-nope").await.unwrap().is_none());
+}
+
 pub async fn restarts_are_counted_from_start_times(s: &dyn Store) {
     assert_eq!(s.observe_start("payment-service", t0()).await.unwrap(), 0);
     assert_eq!(
@@ -945,6 +989,11 @@ macro_rules! backend_suite {
             plans_are_decided_once_and_used_once(&*s).await;
         }
         #[tokio::test]
+        async fn tasks() {
+            let s = $make;
+            tasks_round_trip_and_open_ones_are_listed(&*s).await;
+        }
+        #[tokio::test]
         async fn restarts() {
             let s = $make;
             restarts_are_counted_from_start_times(&*s).await;
@@ -992,6 +1041,7 @@ mod elasticsearch_live {
     live!(budgets, |s| budgets_are_shared_and_expire(&*s));
     live!(faults, |s| faults_round_trip(&*s));
     live!(plans, |s| plans_are_decided_once_and_used_once(&*s));
+    live!(tasks, |s| tasks_round_trip_and_open_ones_are_listed(&*s));
     live!(restarts, |s| restarts_are_counted_from_start_times(&*s));
     live!(scenarios, |s| scenarios_replace_and_are_marked(&*s));
 }

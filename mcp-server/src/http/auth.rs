@@ -41,21 +41,28 @@ pub fn allowed_hosts(cfg: &HttpConfig) -> Vec<String> {
     hosts
 }
 
-/// Splits `host[:port]` (with `[v6]:port` forms) into host and optional port.
+/// Splits `host[:port]` (with `[v6]:port` forms) into host and optional port. Anything
+/// else after a bracketed address, or a port that is not digits, is returned whole and
+/// so matches no allowed host.
 fn split_host(h: &str) -> (String, Option<String>) {
     let h = h.trim().to_ascii_lowercase();
+    let digits = |p: &str| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
     if let Some(rest) = h.strip_prefix('[') {
         if let Some((v6, tail)) = rest.split_once(']') {
-            let port = tail.strip_prefix(':').map(str::to_string);
-            return (format!("[{v6}]"), port);
+            match tail.strip_prefix(':') {
+                None if tail.is_empty() => return (format!("[{v6}]"), None),
+                Some(p) if digits(p) => return (format!("[{v6}]"), Some(p.to_string())),
+                _ => {}
+            }
         }
-        return (h, None);
+        return (format!("invalid:{h}"), None);
     }
     if h.matches(':').count() > 1 {
         return (h, None); // bare IPv6
     }
     match h.rsplit_once(':') {
-        Some((host, port)) => (host.to_string(), Some(port.to_string())),
+        Some((host, port)) if digits(port) => (host.to_string(), Some(port.to_string())),
+        Some(_) => (format!("invalid:{h}"), None),
         None => (h, None),
     }
 }
@@ -100,7 +107,7 @@ fn refuse(
 
 /// Refuses `req` and, when it tried to call something, writes the audit record of the
 /// attempt (who: the token it presented, else "anonymous"). Nothing of it runs.
-async fn deny(
+pub(super) async fn deny(
     state: &HttpState,
     req: Request,
     status: StatusCode,
@@ -115,13 +122,15 @@ async fn deny(
 }
 
 /// The name of the token a request presents (valid or not, it grants nothing here):
-/// the token's name, "local" on a server without tokens, else "anonymous".
+/// the token's name (from the bearer header, or the console's cookie), "local" on a
+/// server without tokens, else "anonymous".
 fn presented_name(state: &HttpState, headers: &HeaderMap) -> String {
     let tokens = &state.app.config().tokens;
     if tokens.is_empty() {
         return "local".into();
     }
     presented(headers)
+        .or_else(|| super::console::cookie_secret(headers))
         .and_then(|secret| find_token(tokens, &secret).map(|t| t.name.clone()))
         .unwrap_or_else(|| "anonymous".into())
 }
@@ -139,12 +148,12 @@ pub async fn check_host_and_origin(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or_else(|| req.uri().authority().map(|a| a.to_string()));
-    match host {
-        Some(h) if host_allowed(&h, &allowed) => {}
+    match host.as_deref() {
+        Some(h) if host_allowed(h, &allowed) => {}
         Some(h) => {
             let message = format!(
                 "Host {:?} is not allowed (DNS-rebinding protection); allowed: {}; add yours with --allowed-hosts",
-                crate::text::truncate(&h, 100),
+                crate::text::truncate(h, 100),
                 allowed.join(", ")
             );
             return deny(
@@ -170,19 +179,18 @@ pub async fn check_host_and_origin(
         }
     }
     if let Some(origin) = req.headers().get(header::ORIGIN) {
-        let o = origin.to_str().unwrap_or("").to_string();
+        let o = origin.to_str().unwrap_or("").trim().to_ascii_lowercase();
         let listed = state
             .cfg
             .allowed_origins
             .iter()
-            .any(|a| a.eq_ignore_ascii_case(&o));
-        let same_host = o
-            .strip_prefix("http://")
-            .or_else(|| o.strip_prefix("https://"))
-            .is_some_and(|authority| host_allowed(authority, &allowed));
-        if !(listed || same_host) {
+            .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(&o));
+        // Same origin: scheme, host and port as the request itself asked for them.
+        let own = host.as_deref().map(str::to_ascii_lowercase);
+        let same = own.is_some_and(|h| o == format!("http://{h}") || o == format!("https://{h}"));
+        if !(listed || same) {
             let message = format!(
-                "Origin {:?} is not allowed; add it with --allowed-origins",
+                "Origin {:?} is not this server's (scheme, host and port must match); add it with --allowed-origins",
                 crate::text::truncate(&o, 100)
             );
             return deny(
@@ -210,28 +218,27 @@ pub fn same_secret(given: &[u8], expected: &[u8]) -> bool {
     (a.ct_eq(&b) & len_eq).into()
 }
 
-/// The token a request presents: `Authorization: Bearer ...`, else the console cookie.
+/// The token a request presents in `Authorization: Bearer ...` (the console's cookie
+/// authenticates the console's own routes only, never these).
 fn presented(headers: &HeaderMap) -> Option<String> {
-    if let Some(v) = headers
+    let v = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let v = v.trim();
-        if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") {
-            return Some(v[7..].trim().to_string());
-        }
-        return Some(String::new());
+        .and_then(|v| v.to_str().ok())?
+        .trim();
+    if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") {
+        return Some(v[7..].trim().to_string());
     }
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|kv| {
-            kv.trim()
-                .strip_prefix(&format!("{COOKIE}="))
-                .map(str::to_string)
-        })
+    Some(String::new())
+}
+
+/// The caller a valid `Authorization: Bearer` header names (`local` without tokens).
+pub(super) fn bearer_caller(state: &HttpState, headers: &HeaderMap) -> Option<Caller> {
+    let tokens = &state.app.config().tokens;
+    if tokens.is_empty() {
+        return Some(Caller::http("local", Scopes::WRITE));
+    }
+    let t = find_token(tokens, &presented(headers)?)?;
+    Some(Caller::http(&t.name, t.scopes))
 }
 
 /// Finds the token whose secret matches, checking every token (no early exit).
@@ -262,7 +269,7 @@ pub async fn authenticate(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::Unauthorized,
                 "no_token",
-                "this server needs a bearer token: send Authorization: Bearer <secret>".into(),
+                "this server needs a bearer token: send Authorization: Bearer <secret> (the console's cookie signs in the console only)".into(),
             )
             .await;
         };
@@ -323,6 +330,9 @@ mod tests {
         assert!(!host_allowed("qs.internal:9090", &allowed));
         assert!(!host_allowed("evil.example:8080", &allowed));
         assert!(!host_allowed("127.0.0.1.evil.example", &allowed));
+        assert!(!host_allowed("[::1]evil.example", &allowed));
+        assert!(!host_allowed("[::1]:80x", &allowed));
+        assert!(!host_allowed("localhost:evil", &allowed));
     }
 
     #[test]

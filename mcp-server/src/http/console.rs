@@ -1,13 +1,15 @@
 //! The operator console at `/`: one page and its static assets, embedded in the binary.
-//! `/?token=` signs a browser in once (an HttpOnly cookie); the page reads `/api/tools`.
+//! `/?token=` signs a browser in once (an HttpOnly cookie, which authenticates the
+//! console's own routes only: `session`); the page reads `/console/api/tools`.
 //!
 //! The page holds no data: it calls the same tools as every client (see `gate`), so the
 //! console can show nothing an MCP client could not ask for itself.
 
 mod gate;
+mod session;
 mod signin;
 
-pub use gate::tool_calls;
+pub use session::{cookie_secret, csrf_for_secret};
 use signin::sign_in;
 
 use axum::Router;
@@ -16,11 +18,10 @@ use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use super::HttpState;
-use super::auth;
-use crate::caller::Caller;
+use crate::caller::{Caller, Scopes};
 use crate::policy::{Policy, console_mutations};
 
 /// No script, style, image or connection from anywhere but this server; no framing.
@@ -70,6 +71,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../console/panels.js"),
     },
     Asset {
+        name: "approvals.js",
+        mime: JS,
+        body: include_bytes!("../../console/approvals.js"),
+    },
+    Asset {
         name: "actions.js",
         mime: JS,
         body: include_bytes!("../../console/actions.js"),
@@ -81,19 +87,31 @@ const ASSETS: &[Asset] = &[
     },
 ];
 
-/// `/` (behind the same token check as `/api`) and `/console/{file}` (public: code, no data).
+/// `/` and `/console/api/*` (signed in by the cookie, POSTs with the page's CSRF token)
+/// and `/console/{file}` (public: code, no data).
 pub fn routes(state: HttpState) -> Router<HttpState> {
-    // route_layer: the checks wrap `/` only, not this router's fallback (unknown paths).
+    // route_layer: the checks wrap these routes only, not the router's fallback.
+    let signed = middleware::from_fn_with_state(state.clone(), session::console_only);
     let page = Router::new()
         .route("/", get(page))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ))
-        .route_layer(middleware::from_fn_with_state(state, sign_in));
+        .route_layer(signed.clone())
+        .route_layer(middleware::from_fn_with_state(state.clone(), sign_in));
+    let api = Router::new()
+        .route(
+            "/console/api/tools/{name}",
+            post(super::api::call_tool)
+                .route_layer(middleware::from_fn_with_state(state, gate::tool_calls)),
+        )
+        .route("/console/api/approvals", get(super::approvals::list))
+        .route(
+            "/console/api/approvals/{plan_id}",
+            post(super::approvals::decide),
+        )
+        .route_layer(signed);
     Router::new()
         .route("/console/{file}", get(asset))
         .merge(page)
+        .merge(api)
 }
 
 /// The page. Which action buttons it shows is decided here, once, from the server's flags
@@ -101,10 +119,12 @@ pub fn routes(state: HttpState) -> Router<HttpState> {
 async fn page(
     State(state): State<HttpState>,
     Extension(caller): Extension<Caller>,
+    signed: Option<Extension<session::Signed>>,
     headers: HeaderMap,
 ) -> Response {
     let actions = console_actions(&state, &caller);
-    let html = render(&caller, &actions);
+    let csrf = session::csrf_token(&state, signed.as_ref().map(|s| s.0.0.as_str()));
+    let html = render(&caller, &actions, &csrf);
     let mut r = cached(
         &headers,
         "text/html; charset=utf-8",
@@ -126,12 +146,15 @@ fn console_actions(state: &HttpState, caller: &Caller) -> Vec<&'static str> {
     names
 }
 
-fn render(caller: &Caller, actions: &[&str]) -> String {
+fn render(caller: &Caller, actions: &[&str], csrf: &str) -> String {
     let access = if caller.can_write() { "write" } else { "read" };
+    let approver = caller.scopes.contains(Scopes::APPROVE);
     INDEX
         .replace("{{caller}}", &escape(&caller.name))
         .replace("{{access}}", access)
+        .replace("{{approver}}", if approver { "true" } else { "false" })
         .replace("{{actions}}", &escape(&actions.join(",")))
+        .replace("{{csrf}}", &escape(csrf))
         .replace("{{version}}", env!("CARGO_PKG_VERSION"))
 }
 

@@ -144,7 +144,8 @@ impl QsServer {
             Some(s @ ("open" | "resolved")) => Some(s.to_string()),
             Some(other) => {
                 return Err(ToolError::invalid(format!(
-                    "status must be open or resolved, not {other:?}"
+                    "status must be open or resolved, not {:?}",
+                    crate::text::truncate(other, 20)
                 )));
             }
         };
@@ -260,7 +261,8 @@ impl QsServer {
             None | Some("") => None,
             Some(o) => Some(Outcome::parse(o).ok_or_else(|| {
                 ToolError::invalid(format!(
-                    "outcome must be started, ok, refused or error, not {o:?}"
+                    "outcome must be started, ok, refused or error, not {:?}",
+                    crate::text::truncate(o, 20)
                 ))
             })?),
         };

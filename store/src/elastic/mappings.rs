@@ -19,6 +19,7 @@ pub(crate) enum Idx {
     Faults,
     Starts,
     Plans,
+    Tasks,
 }
 
 impl Idx {
@@ -30,6 +31,7 @@ impl Idx {
             Idx::Faults => "quantumstate-internal-faults",
             Idx::Starts => "quantumstate-internal-container-starts",
             Idx::Plans => "quantumstate-internal-plans",
+            Idx::Tasks => "quantumstate-internal-tasks",
         }
     }
 
@@ -37,7 +39,7 @@ impl Idx {
         format!("{prefix}{}", self.base())
     }
 
-    pub const ALL: [Idx; 14] = [
+    pub const ALL: [Idx; 15] = [
         Idx::C(Collection::Metrics),
         Idx::C(Collection::Logs),
         Idx::C(Collection::Incidents),
@@ -52,6 +54,7 @@ impl Idx {
         Idx::Faults,
         Idx::Starts,
         Idx::Plans,
+        Idx::Tasks,
     ];
 
     /// The index template (name, body) for metrics and logs, which other writers and
@@ -141,6 +144,13 @@ impl Idx {
                 "last_ts": {"type": "long"}, "mean": dbl(), "scenario": {"type": "boolean"}
             }),
             Idx::Budgets => json!({"key": kw(), "uses": {"type": "long"}}),
+            Idx::Tasks => json!({
+                "id": kw(), "@timestamp": date(), "updated_at": date(), "ttl_ms": {"type": "long"},
+                "tool": kw(), "arguments": opaque(), "caller": kw(), "scopes": kw(), "surface": kw(),
+                "status": kw(), "status_message": text(), "plan_id": kw(),
+                "cancel_requested": {"type": "boolean"}, "started_acting": {"type": "boolean"},
+                "result": opaque(), "error": opaque()
+            }),
             Idx::Plans => json!({
                 "id": kw(), "@timestamp": date(), "expires_at": date(), "tool": kw(),
                 "arguments": opaque(), "service": kw(), "targets": opaque(), "requester": kw(),

@@ -1,10 +1,11 @@
 //! Plans: inserted by dry runs, moved between statuses only from the status the caller
-//! read (a compare-and-set on `status`), so a plan is approved once and used once.
+//! read (a compare-and-set on `status`), so a plan is approved once and used once; and
+//! the tasks that wait on them.
 
 use rusqlite::{Connection, Transaction, params};
 
 use super::codec::{from_json, ms, to_json};
-use crate::model::{PlanRecord, PlanStatus};
+use crate::model::{PlanRecord, PlanStatus, TaskRecord};
 use crate::query::Page;
 
 pub fn put(tx: &Transaction<'_>, p: &PlanRecord) -> rusqlite::Result<()> {
@@ -46,4 +47,24 @@ pub fn list(
         items.push(from_json(&d?)?);
     }
     Ok(Page::new(items, limit))
+}
+
+pub fn put_task(tx: &Transaction<'_>, t: &TaskRecord) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO tasks (id, ts, status, doc) VALUES (?1, ?2, ?3, ?4)",
+        params![t.id, ms(t.created_at), t.status.as_str(), to_json(t)?],
+    )?;
+    Ok(())
+}
+
+pub fn open_tasks(c: &Connection, limit: usize) -> rusqlite::Result<Vec<TaskRecord>> {
+    let mut st = c.prepare_cached(
+        "SELECT doc FROM tasks WHERE status IN ('working', 'input_required') ORDER BY ts, id LIMIT ?1",
+    )?;
+    let rows = st.query_map(params![limit as i64], |r| r.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for d in rows {
+        out.push(from_json(&d?)?);
+    }
+    Ok(out)
 }

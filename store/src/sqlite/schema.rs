@@ -166,6 +166,16 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX plans_status_ts ON plans (status, ts);
     "#,
+    // 3: tasks clients poll.
+    r#"
+    CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX tasks_status_ts ON tasks (status, ts);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1,10 +1,11 @@
-//! The console's side of `POST /api/tools/{name}`: calls from the page are marked as the
-//! console's (and refused for mutations unless `--console-actions`), and read tools answer
-//! with an ETag so the page's polls revalidate with `If-None-Match` → 304.
+//! `POST /console/api/tools/{name}`: the page's tool calls, as the signed-in browser's
+//! caller; mutations are refused unless `--console-actions` and the catalogue let the
+//! console make them, and read tools answer with an ETag so the page's polls revalidate
+//! with `If-None-Match` → 304.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -16,17 +17,8 @@ use crate::http::HttpState;
 use crate::http::api::error_response;
 use crate::policy::Policy;
 
-/// The header the page sends with every call.
-pub const HEADER: &str = "x-quantumstate-console";
-
 /// Largest tool result buffered to compute its ETag (results are bounded far below this).
 const MAX_RESULT: usize = 32 * 1024 * 1024;
-
-/// A call made by the page: it says so, or it is signed in only by the console's cookie.
-fn from_console(headers: &HeaderMap) -> bool {
-    headers.contains_key(HEADER)
-        || (!headers.contains_key(header::AUTHORIZATION) && super::signin::cookie_present(headers))
-}
 
 /// Some(read-only?) for a tool this server exposes; None for anything else (the tool
 /// route then answers 403 or 404 itself).
@@ -37,7 +29,7 @@ fn read_only(state: &HttpState, name: &str) -> Option<bool> {
 }
 
 /// Wraps `POST /api/tools/{name}` (inside the token check, which names the caller).
-pub async fn tool_calls(State(state): State<HttpState>, mut req: Request, next: Next) -> Response {
+pub async fn tool_calls(State(state): State<HttpState>, req: Request, next: Next) -> Response {
     let name = req
         .uri()
         .path()
@@ -46,16 +38,11 @@ pub async fn tool_calls(State(state): State<HttpState>, mut req: Request, next: 
         .unwrap_or_default()
         .to_string();
     let read_only = read_only(&state, &name);
-    if from_console(req.headers()) {
-        if let Some(c) = req.extensions_mut().get_mut::<Caller>() {
-            c.surface = Surface::Console;
-        }
-        if read_only == Some(false)
-            && let Err(err) =
-                Policy::new(state.app.config()).console_may(&name, state.cfg.console_actions)
-        {
-            return refuse(&state, req, &name, err).await;
-        }
+    if read_only == Some(false)
+        && let Err(err) =
+            Policy::new(state.app.config()).console_may(&name, state.cfg.console_actions)
+    {
+        return refuse(&state, req, &name, err).await;
     }
     if read_only != Some(true) {
         return next.run(req).await;
@@ -119,25 +106,4 @@ async fn refuse(state: &HttpState, req: Request, name: &str, err: ToolError) -> 
         *r.status_mut() = StatusCode::FORBIDDEN;
     }
     r.into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn console_calls_are_recognised() {
-        let mut h = HeaderMap::new();
-        assert!(!from_console(&h));
-        h.insert(HEADER, HeaderValue::from_static("1"));
-        assert!(from_console(&h));
-        let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("qs_token=abc"));
-        assert!(from_console(&h), "signed in by the console's cookie only");
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer abc"),
-        );
-        assert!(!from_console(&h), "a bearer token is a script or client");
-    }
 }

@@ -99,7 +99,7 @@ fn cookie_safe(secret: &str) -> bool {
 }
 
 /// True when the request carries the console's cookie (it may still be wrong).
-pub(super) fn cookie_present(headers: &HeaderMap) -> bool {
+pub(crate) fn cookie_present(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::COOKIE)
         .iter()

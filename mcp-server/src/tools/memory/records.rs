@@ -113,7 +113,8 @@ pub fn incident(
         Some("open") => "open",
         Some(other) => {
             return Err(ToolError::invalid(format!(
-                "status must be open or resolved, not {other:?}"
+                "status must be open or resolved, not {:?}",
+                crate::text::truncate(other, 20)
             )));
         }
     };
