@@ -4,10 +4,11 @@ form (a multi round-trip request); with `--mode legacy` (an initialize handshake
 older protocol) it sends `elicitation/create` while the call waits.
 
   approval_probe.py --server BIN --store SPEC --mode mrtr|legacy \
-      --answer accept|decline|none --tool stop_container --args '{"service": "..."}'
+      --answer accept|decline|none --tool stop_container --args '{"service": "..."}' \
+      [--approval destructive|mutations]
 
-The stdio server runs with `--approval destructive` (stdio trusts its client's answer by
-default). `--answer none` dismisses the form (action "cancel"). Prints one JSON report:
+The stdio server runs with `--approval` as given (default `destructive`; stdio trusts its
+client's answer by default). `--answer none` dismisses the form (action "cancel"). Prints one JSON report:
 the protocol, whether and what the user was asked, and the call's structured result or
 error.
 """
@@ -38,7 +39,7 @@ async def probe(a: argparse.Namespace) -> dict[str, Any]:
 
     server = StdioServerParameters(
         command=a.server,
-        args=["stdio", "--store", a.store, "--approval", "destructive"],
+        args=["stdio", "--store", a.store, "--approval", a.approval],
         env={"QS_LOG": "warn"},
     )
     mode = "legacy" if a.mode == "legacy" else "2026-07-28"
@@ -61,6 +62,7 @@ def main() -> None:
     p.add_argument("--answer", choices=["accept", "decline", "none"], required=True)
     p.add_argument("--tool", default="stop_container")
     p.add_argument("--args", required=True)
+    p.add_argument("--approval", choices=["destructive", "mutations"], default="destructive")
     a = p.parse_args()
     try:
         report = anyio.run(probe, a)

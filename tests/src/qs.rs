@@ -77,7 +77,7 @@ impl TempStore {
 }
 
 /// Environment every QuantumState child gets: the store, a 1 s scrape interval, quiet logs.
-fn qs_env(cmd: &mut Command, store: &TempStore) {
+pub fn qs_env(cmd: &mut Command, store: &TempStore) {
     cmd.env("QS_STORE", store.spec())
         .env("QS_SCRAPE_INTERVAL", "1")
         .env("QS_LOG", "warn")
