@@ -8,6 +8,9 @@
 //                             API as a rising memory line and an anomaly, the restart that
 //                             clears it in the audit timeline
 //                   actions - --console-actions: a drill and a restart from the page's buttons
+//                   approve - --approval mutations, signed in as an approver: an agent's
+//                             restart waits in Pending approvals, Approve, the call runs
+//   QS_AGENT_SECRET the agent's token (approve only): it asks, the page's user decides
 //   QS_SCREENSHOTS  directory for the PNGs (their paths are printed)
 // Every wait is bounded; the script exits non-zero on the first failed expectation.
 
@@ -63,16 +66,21 @@ function expect(cond, what) {
   if (!cond) throw new Error(`expected: ${what}`);
 }
 
-/** A tool call as a script makes it: bearer token, no console header. */
-async function api(tool, args) {
+/** A tool call as a script makes it, with `secret`: the status and the body. */
+async function post(tool, args, secret) {
   const res = await fetch(`${BASE}/api/tools/${tool}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
     body: JSON.stringify(args),
     signal: AbortSignal.timeout(150_000),
   });
-  const body = await res.json().catch(() => null);
-  if (!res.ok) throw new Error(`${tool} ${JSON.stringify(args)}: HTTP ${res.status} ${JSON.stringify(body)}`);
+  return [res.status, await res.json().catch(() => null)];
+}
+
+/** A tool call as a script makes it: bearer token, no console header; throws unless 2xx. */
+async function api(tool, args, secret = SECRET) {
+  const [status, body] = await post(tool, args, secret);
+  if (status >= 300) throw new Error(`${tool} ${JSON.stringify(args)}: HTTP ${status} ${JSON.stringify(body)}`);
   return body;
 }
 
@@ -157,6 +165,7 @@ async function main() {
       refusalsExpected = on;
     };
     if (SCENARIO === 'actions') await actions(page, shot, fleetRow, timelineRow);
+    else if (SCENARIO === 'approve') await approve(page, shot);
     else await watch(page, shot, fleetRow, timelineRow, () => notModified, expectRefusals);
 
     // The window selector redraws every chart from the server's downsampled series.
@@ -172,6 +181,40 @@ async function main() {
   }
   if (problems.length) throw new Error(`the page misbehaved:\n  ${problems.join('\n  ')}`);
   log(`passed (${notModified} polls answered 304)`);
+}
+
+/** An approver in the console: the agent's restart waits for them; they approve; it runs once. */
+async function approve(page, shot) {
+  const agent = need('QS_AGENT_SECRET');
+  const svc = 'inventory-service';
+  const count = async () => (await api('list_services', {})).services.find((s) => s.name === svc).restart_count;
+  const before = await count();
+  const [status, asked] = await post('restart_container', { service: svc }, agent);
+  expect(status === 403 && asked.error.code === 'approval_required', `the agent's restart waits for approval (${status} ${JSON.stringify(asked)})`);
+  const plan = asked.error.details.plan_id;
+  log(`the agent asked for a restart of ${svc}: plan ${plan} is pending`);
+
+  const row = page.locator(`#approvals tr[data-plan="${plan}"]`);
+  await waitFor('the plan in Pending approvals', 15_000, async () => (await row.count()) === 1);
+  const text = await row.textContent();
+  expect(text.includes('agent') && text.includes('docker restart') && text.includes(svc), `the row shows who asked and what would happen (${text})`);
+  expect((await page.getAttribute('meta[name="qs-approver"]', 'content')) === 'true', 'the page knows its user may approve');
+  await shot('01-pending-approval');
+
+  await row.locator(`button[data-approve="${plan}"]`).click();
+  await waitFor('the plan approved and gone from the panel', 15_000, async () => (await row.count()) === 0);
+  log(`approved ${plan} in the console`);
+
+  const done = await api('restart_container', { service: svc, plan_id: plan }, agent);
+  expect(done.result.readiness.ready === true, `the approved restart ran (${JSON.stringify(done)})`);
+  expect((await count()) === before + 1, 'it restarted exactly once');
+  const [again, used] = await post('restart_container', { service: svc, plan_id: plan }, agent);
+  expect(again === 409 && used.error.code === 'plan_used', `a second use is refused (${again} ${JSON.stringify(used)})`);
+  const audit = await api('list_audit', { tool: 'restart_container', outcome: 'ok' });
+  const ran = audit.records.filter((r) => !r.dry_run);
+  expect(ran.length === 1 && ran[0].who === 'agent' && ran[0].approved_by === WHO, `the audit names the requester and the approver (${JSON.stringify(ran)})`);
+  await waitFor('the restart in the timeline', 15_000, async () => (await page.locator('#timeline tr[data-tool="restart_container"]').count()) > 0);
+  await shot('02-approved-and-run');
 }
 
 /** Read-only console: a leak through the API, seen live; the restart that clears it. */

@@ -2,7 +2,8 @@
 //! playwright-core (console-test/), against the real fleet, the scraper at 1 s and
 //! `quantumstate-mcp http --token ...` on a fresh store. The browser script signs in with
 //! the token link, watches a leak and its restart (read-only console), or drills and
-//! restarts from the page (--console-actions); its screenshots land in
+//! restarts from the page (--console-actions), or approves an agent's restart in Pending
+//! approvals (--approval mutations); its screenshots land in
 //! target/console-screenshots/ and their paths are printed for CI to keep.
 //!
 //! Needs `scripts/setup-browser.sh` (chromium and playwright-core); without them the tests
@@ -132,8 +133,18 @@ async fn wait_fleet_judged_healthy(port: u16, secret: &str) -> anyhow::Result<()
 
 /// Runs console-test/console.test.mjs for one scenario; its output (the screenshot paths
 /// among it) goes straight to the test's output.
-async fn browse(port: u16, secret: &str, scenario: &str, shots: &Path) -> anyhow::Result<()> {
-    let mut child = Command::new("node")
+async fn browse(
+    port: u16,
+    secret: &str,
+    scenario: &str,
+    shots: &Path,
+    agent: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut cmd = Command::new("node");
+    if let Some(a) = agent {
+        cmd.env("QS_AGENT_SECRET", a);
+    }
+    let mut child = cmd
         .arg("console.test.mjs")
         .current_dir(console_test_dir())
         .env("QS_URL", format!("http://127.0.0.1:{port}"))
@@ -160,8 +171,9 @@ async fn browse(port: u16, secret: &str, scenario: &str, shots: &Path) -> anyhow
 }
 
 /// Fleet and scraper up, a token-protected server on a fresh seeded store, then the
-/// browser; the fleet is reset afterwards whatever happened.
-async fn scenario(name: &str, server_args: &[&str]) {
+/// browser; the fleet is reset afterwards whatever happened. `scopes` are the console
+/// token's (default: read+write); with `agent`, a second token (operate) asks for things.
+async fn scenario(name: &str, scopes: Option<&str>, agent: bool, server_args: &[&str]) {
     if !docker_or_skip().await || !browser_or_skip() {
         return;
     }
@@ -172,14 +184,29 @@ async fn scenario(name: &str, server_args: &[&str]) {
         seed(&store).await?;
         let scraper = Scraper::start(&store)?;
         let secret = secret();
-        let token = format!("{TOKEN_NAME}:{secret}");
+        let token = match scopes {
+            Some(sc) => format!("{TOKEN_NAME}:{secret}:{sc}"),
+            None => format!("{TOKEN_NAME}:{secret}"),
+        };
+        let agent_secret = format!("agent-{secret}");
+        let agent_token = format!("agent:{agent_secret}:operate");
         let mut args = vec!["--token", token.as_str()];
+        if agent {
+            args.extend(["--token", agent_token.as_str()]);
+        }
         args.extend_from_slice(server_args);
         let server = HttpServer::start(&store, &args).await?;
         let shots = workspace_root().join("target/console-screenshots");
         let result = async {
             wait_fleet_judged_healthy(server.port, &secret).await?;
-            browse(server.port, &secret, name, &shots).await
+            browse(
+                server.port,
+                &secret,
+                name,
+                &shots,
+                agent.then_some(agent_secret.as_str()),
+            )
+            .await
         }
         .await;
         scraper.stop().await;
@@ -196,10 +223,21 @@ async fn scenario(name: &str, server_args: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_shows_a_leak_and_the_restart_that_clears_it() {
-    scenario("watch", &[]).await;
+    scenario("watch", None, false, &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_actions_drill_and_restart_through_the_guard_and_audit() {
-    scenario("actions", &["--console-actions"]).await;
+    scenario("actions", None, false, &["--console-actions"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approver_approves_in_the_console_and_the_agents_restart_runs_once() {
+    scenario(
+        "approve",
+        Some("read+approve"),
+        true,
+        &["--approval", "mutations"],
+    )
+    .await;
 }
