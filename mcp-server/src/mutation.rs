@@ -196,6 +196,10 @@ impl Road {
         let admitted = match self.admit(caller, &req, m, &store, &client).await {
             Ok(a) => a,
             Err(e) => {
+                // A refusal that issued a plan (one waiting for approval) names it.
+                if let Some(id) = e.details.as_ref().and_then(|d| d["plan_id"].as_str()) {
+                    audit.set_plan_id(id);
+                }
                 audit.refused(&e).await;
                 return (Err(e), Stage::Refused);
             }
