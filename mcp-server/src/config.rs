@@ -136,6 +136,8 @@ pub struct Config {
     pub approval: ApprovalMode,
     /// How long plans stay valid.
     pub plan_ttl: Duration,
+    /// How long audit records are kept.
+    pub audit_retention: chrono::Duration,
     /// Whether a client's own confirmation counts as approval.
     pub trust_client_approval: bool,
     pub restart_budget: Budget,
@@ -192,6 +194,12 @@ impl Config {
             return Err(ToolError::invalid(
                 "--scrape-interval must be 0.1 to 3600 seconds",
             ));
+        }
+        if !(1..=3650).contains(&o.audit_retention_days) {
+            return Err(ToolError::invalid(format!(
+                "--audit-retention-days must be 1 to 3650, not {}",
+                o.audit_retention_days
+            )));
         }
         if !(10..=86_400).contains(&o.plan_ttl) {
             return Err(ToolError::invalid("--plan-ttl must be 10 to 86400 seconds"));
@@ -265,6 +273,7 @@ impl Config {
             require_plan: o.require_plan,
             approval,
             plan_ttl: Duration::from_secs(o.plan_ttl),
+            audit_retention: chrono::Duration::days(o.audit_retention_days.into()),
             trust_client_approval: o.trust_client_approval.unwrap_or(!serving_http),
             restart_budget: Budget::parse(&o.restart_budget)?,
             run_runner: !o.no_runner,
@@ -287,6 +296,7 @@ impl Config {
             require_plan: false,
             approval: ApprovalMode::Off,
             plan_ttl: Duration::from_secs(600),
+            audit_retention: chrono::Duration::days(30),
             trust_client_approval: false,
             restart_budget: Budget {
                 max: 3,
@@ -322,6 +332,24 @@ mod tests {
             !format!("{t:?}").contains("0123456789"),
             "secrets never reach logs"
         );
+    }
+
+    #[test]
+    fn a_secret_may_hold_commas_and_spaces_separate_tokens() {
+        let cli = Cli::parse_from([
+            "quantumstate-mcp",
+            "--token",
+            "ci:abc,def,ghij,klm",
+            "--token",
+            "ops:0123456789 lead:9876543210:read+approve",
+        ]);
+        let c = Config::from_opts(&cli.opts, None).unwrap();
+        let got: Vec<(&str, bool)> = c
+            .tokens
+            .iter()
+            .map(|t| (t.name.as_str(), t.secret == "abc,def,ghij,klm"))
+            .collect();
+        assert_eq!(got, [("ci", true), ("ops", false), ("lead", false)]);
     }
 
     #[test]

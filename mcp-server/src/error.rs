@@ -45,6 +45,8 @@ pub enum ErrorCode {
     PlanUsed,
     /// The plan quoted is past its lifetime.
     PlanExpired,
+    /// The target is busy with something that excludes this call (e.g. its fault cap).
+    Conflict,
 }
 
 impl ErrorCode {
@@ -54,7 +56,7 @@ impl ErrorCode {
             ErrorCode::InvalidArgument => 400,
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden | ErrorCode::ApprovalRequired | ErrorCode::ApprovalDenied => 403,
-            ErrorCode::PlanMismatch | ErrorCode::PlanUsed => 409,
+            ErrorCode::PlanMismatch | ErrorCode::PlanUsed | ErrorCode::Conflict => 409,
             ErrorCode::PlanExpired => 410,
             ErrorCode::NotFound | ErrorCode::UnknownTool => 404,
             ErrorCode::CheckFailed => 422,
@@ -67,6 +69,7 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::InvalidArgument => "invalid_argument",
+            ErrorCode::Conflict => "conflict",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",

@@ -10,6 +10,7 @@
 mod audit;
 mod context;
 mod decisions;
+mod refusals;
 
 use std::sync::Arc;
 
@@ -139,6 +140,7 @@ pub struct Road {
     directory: Arc<Directory>,
     guard: Guard,
     telemetry: Telemetry,
+    refusals: Arc<refusals::Refusals>,
 }
 
 impl Road {
@@ -158,7 +160,14 @@ impl Road {
             directory,
             guard: Guard::default(),
             telemetry,
+            refusals: Arc::default(),
         }
+    }
+
+    /// Bounds a refusal's record and folds it into the same refusal's record of the last
+    /// minute (for refusals recorded outside the road, e.g. unauthenticated requests).
+    pub fn fold_refusal(&self, rec: &mut quantumstate_store::AuditRecord) {
+        self.refusals.fold(rec);
     }
 
     /// Runs `m` for `caller`: refused (audited), planned (dry run) or applied.
@@ -192,7 +201,7 @@ impl Road {
                 return (Err(err), Stage::Refused);
             }
         };
-        let mut audit = Audit::new(store.clone(), caller, &req);
+        let mut audit = Audit::new(store.clone(), caller, &req, self.refusals.clone());
         let admitted = match self.admit(caller, &req, m, &store, &client).await {
             Ok(a) => a,
             Err(e) => {

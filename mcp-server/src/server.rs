@@ -150,6 +150,36 @@ fn task_error(e: ToolError) -> ErrorData {
 }
 
 impl QsServer {
+    /// A tool this server's mode hides (`--read-only`, `--disable-destructive`) is
+    /// refused with a 403-class error saying why, and the refusal is audited.
+    async fn refuse_hidden(
+        &self,
+        request: &CallToolRequestParams,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Option<ToolError> {
+        if self.tool_router.has_route(&request.name) {
+            return None;
+        }
+        let err = crate::policy::Policy::new(self.app.config()).hidden(&request.name)?;
+        if err.code != crate::error::ErrorCode::Forbidden {
+            return Some(err);
+        }
+        let caller = match self.caller(ctx) {
+            Ok(c) => c,
+            Err(e) => return Some(e),
+        };
+        let args = Value::Object(request.arguments.clone().unwrap_or_default());
+        let service = args
+            .get("service")
+            .and_then(Value::as_str)
+            .map(|s| crate::text::truncate(s, 128));
+        self.app
+            .road()
+            .refused_outside(&caller, &request.name, args, service, &err)
+            .await;
+        Some(err)
+    }
+
     fn task_cx(&self, ctx: &RequestContext<RoleServer>) -> Result<(Arc<Tasks>, Caller), ErrorData> {
         let tasks = self
             .tasks
@@ -236,6 +266,12 @@ impl ServerHandler for QsServer {
         let started = std::time::Instant::now();
         if let Some(t) = self.as_task(&request, &context).await {
             return t;
+        }
+        if let Some(refused) = self.refuse_hidden(&request, &context).await {
+            self.app
+                .telemetry()
+                .tool_call("hidden", "refused", started.elapsed().as_secs_f64());
+            return refused.into_call_tool_result();
         }
         let consent = Arc::new(McpConsent::of(&request, &context));
         context.extensions.insert(consent.clone());

@@ -240,6 +240,15 @@ impl Store for ElasticStore {
         docs::list_audit(&self.es, f).await
     }
 
+    async fn delete_audit_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+        docs::delete_by_query(
+            &self.es,
+            docs::AUDIT,
+            serde_json::json!({"range": {"@timestamp": {"lt": cutoff.to_rfc3339()}}}),
+        )
+        .await
+    }
+
     async fn put_plan(&self, doc: &PlanRecord) -> Result<()> {
         plans::put(&self.es, doc).await
     }

@@ -135,6 +135,8 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts or replaces by id (a call is written as `started`, then its outcome).
     async fn put_audit(&self, doc: &AuditRecord) -> Result<()>;
     async fn list_audit(&self, f: &AuditFilter) -> Result<Page<AuditRecord>>;
+    /// Deletes audit records older than `cutoff` (the audit's retention); how many went.
+    async fn delete_audit_before(&self, cutoff: DateTime<Utc>) -> Result<u64>;
 
     // ---- plans (dry runs, approvals) ----
     /// Inserts a new plan.

@@ -203,6 +203,11 @@ impl Store for SqliteStore {
         self.read(move |c| docs::list_audit(c, &f)).await
     }
 
+    async fn delete_audit_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+        self.write(move |tx, _| docs::delete_audit_before(tx, cutoff))
+            .await
+    }
+
     async fn put_plan(&self, doc: &PlanRecord) -> Result<()> {
         let doc = doc.clone();
         self.write(move |tx, _| plans::put(tx, &doc)).await

@@ -496,6 +496,8 @@ pub async fn decisions_deployments_audit(s: &dyn Store) {
         plan_id: Some("plan-abc".into()),
         detail: None,
         duration_ms: 0,
+        repeats: None,
+        first_seen: None,
     };
     s.put_audit(&rec).await.unwrap();
     rec.outcome = Outcome::Ok;
@@ -519,6 +521,40 @@ pub async fn decisions_deployments_audit(s: &dyn Store) {
         .await
         .unwrap();
     assert!(refused.items.is_empty());
+
+    // Retention: older records go, newer ones (and their repeat counts) stay.
+    let mut old = rec.clone();
+    old.id = "aud-0".into();
+    old.timestamp = t0() - Duration::days(40);
+    s.put_audit(&old).await.unwrap();
+    let mut folded = rec.clone();
+    folded.id = "aud-2".into();
+    folded.outcome = Outcome::Refused;
+    folded.repeats = Some(7);
+    folded.first_seen = Some(t0() - Duration::seconds(30));
+    s.put_audit(&folded).await.unwrap();
+    let gone = s
+        .delete_audit_before(t0() - Duration::days(30))
+        .await
+        .unwrap();
+    assert_eq!(gone, 1);
+    let left = s
+        .list_audit(&AuditFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ids: Vec<&str> = left.items.iter().map(|r| r.id.as_str()).collect();
+    assert!(
+        ids.contains(&"aud-1") && ids.contains(&"aud-2") && !ids.contains(&"aud-0"),
+        "{ids:?}"
+    );
+    let f = left.items.iter().find(|r| r.id == "aud-2").unwrap();
+    assert_eq!(
+        (f.repeats, f.first_seen),
+        (Some(7), Some(t0() - Duration::seconds(30)))
+    );
 }
 
 pub async fn queue_claims_once(s: Arc<dyn Store>) {

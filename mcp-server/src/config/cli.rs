@@ -105,8 +105,9 @@ pub struct Opts {
     pub toolsets: Vec<String>,
     /// HTTP bearer token NAME:SECRET[:SCOPES] (repeatable; the name is the audit's "who").
     /// SCOPES: read, write (= operate+chaos, the default), or read, operate, chaos and
-    /// approve joined by +.
-    #[arg(long = "token", env = "QS_TOKEN", global = true, value_delimiter = ',')]
+    /// approve joined by +. Several: repeat --token, or separate them by spaces in QS_TOKEN
+    /// (a secret may hold commas).
+    #[arg(long = "token", env = "QS_TOKEN", global = true, value_delimiter = ' ')]
     pub tokens: Vec<String>,
     /// Every real mutation must quote the plan_id its dry run returned (within --plan-ttl).
     #[arg(long, env = "QS_REQUIRE_PLAN", global = true)]
@@ -119,6 +120,14 @@ pub struct Opts {
     /// Seconds a plan (a dry run's, or one waiting for approval) stays valid.
     #[arg(long, env = "QS_PLAN_TTL", global = true, default_value_t = 600)]
     pub plan_ttl: u64,
+    /// Days the audit trail keeps its records (older ones are deleted hourly).
+    #[arg(
+        long,
+        env = "QS_AUDIT_RETENTION_DAYS",
+        global = true,
+        default_value_t = 30
+    )]
+    pub audit_retention_days: u32,
     /// Count the client's own confirmation (its user answering an elicitation) as approval.
     /// Default: on over stdio (the human runs the client), off over HTTP.
     #[arg(long, env = "QS_TRUST_CLIENT_APPROVAL", global = true, num_args = 0..=1, default_missing_value = "true")]

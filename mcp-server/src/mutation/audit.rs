@@ -1,6 +1,7 @@
 //! The audit record of one call on the road: written as `refused`, or as `started` and
 //! then with its outcome; a dry run's record issues the plan id its plan carries.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -9,6 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Request;
+use super::refusals::Refusals;
 use crate::caller::Caller;
 use crate::error::{ToolError, ToolResult};
 
@@ -68,10 +70,16 @@ pub(super) struct Audit {
     store: DynStore,
     record: AuditRecord,
     started: Instant,
+    refusals: Arc<Refusals>,
 }
 
 impl Audit {
-    pub(super) fn new(store: DynStore, caller: &Caller, req: &Request) -> Audit {
+    pub(super) fn new(
+        store: DynStore,
+        caller: &Caller,
+        req: &Request,
+        refusals: Arc<Refusals>,
+    ) -> Audit {
         let record = AuditRecord {
             id: quantumstate_store::new_id("aud"),
             timestamp: Utc::now(),
@@ -85,11 +93,14 @@ impl Audit {
             plan_id: req.plan_id.clone(),
             detail: None,
             duration_ms: 0,
+            repeats: None,
+            first_seen: None,
         };
         Audit {
             store,
             record,
             started: Instant::now(),
+            refusals,
         }
     }
 
@@ -100,6 +111,7 @@ impl Audit {
         tool: &str,
         arguments: serde_json::Value,
         service: Option<String>,
+        refusals: Arc<Refusals>,
     ) -> Audit {
         let dry_run = arguments
             .get("dry_run")
@@ -118,11 +130,14 @@ impl Audit {
             plan_id: None,
             detail: None,
             duration_ms: 0,
+            repeats: None,
+            first_seen: None,
         };
         Audit {
             store,
             record,
             started: Instant::now(),
+            refusals,
         }
     }
 
@@ -134,6 +149,7 @@ impl Audit {
     pub(super) async fn refused(&mut self, err: &ToolError) {
         self.record.outcome = Outcome::Refused;
         self.record.detail = Some(err.message.clone());
+        self.refusals.fold(&mut self.record);
         if let Err(e) = self.store.put_audit(&self.record).await {
             tracing::error!(error = %e, "could not audit a refusal");
         }

@@ -23,9 +23,16 @@ impl Road {
         let Ok(store) = self.store.get().await else {
             return;
         };
-        Audit::outside(store, caller, tool, arguments, service)
-            .refused(err)
-            .await;
+        Audit::outside(
+            store,
+            caller,
+            tool,
+            arguments,
+            service,
+            self.refusals.clone(),
+        )
+        .refused(err)
+        .await;
     }
 
     /// An approver's decision on a pending plan, audited (allowed or refused) as
@@ -45,7 +52,14 @@ impl Road {
         let args = serde_json::json!({"plan_id": plan_id, "decision": word, "note": note});
         let result = approvals::decide(&store, approver, plan_id, verdict, note).await;
         let service = result.as_ref().ok().and_then(|p| p.service.clone());
-        let mut audit = Audit::outside(store, approver, "decide_plan", args, service);
+        let mut audit = Audit::outside(
+            store,
+            approver,
+            "decide_plan",
+            args,
+            service,
+            self.refusals.clone(),
+        );
         audit.set_plan_id(plan_id);
         match &result {
             Ok(p) => {

@@ -282,10 +282,7 @@ impl QsServer {
                 limit,
             })
             .await?;
-        Ok(Json(AuditList {
-            records: page.items,
-            truncated: page.truncated,
-        }))
+        Ok(Json(AuditList::bounded(page.items, page.truncated)))
     }
 }
 

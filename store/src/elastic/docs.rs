@@ -191,6 +191,9 @@ pub(crate) async fn list_deployments(es: &Es, f: &DeploymentFilter) -> Result<Pa
     page(es, Idx::C(Collection::Deployments), fl, sort, f.limit).await
 }
 
+/// The audit's index.
+pub(crate) const AUDIT: Idx = Idx::C(Collection::Audit);
+
 pub(crate) async fn list_audit(es: &Es, f: &AuditFilter) -> Result<Page<AuditRecord>> {
     let mut fl = Vec::new();
     if let Some(s) = &f.service {

@@ -132,7 +132,7 @@ impl Idx {
                 "image": kw(), "at": date(), "by": kw(), "reason": text()
             }),
             Idx::C(Collection::Audit) => json!({
-                "id": kw(), "@timestamp": date(), "who": kw(), "approved_by": kw(), "tool": kw(),
+                "id": kw(), "@timestamp": date(), "who": kw(), "approved_by": kw(), "repeats": long(), "first_seen": date(), "tool": kw(),
                 "arguments": opaque(), "dry_run": {"type": "boolean"}, "outcome": kw(),
                 "service": kw(), "plan_id": kw(), "detail": text(),
                 "duration_ms": {"type": "long"}
@@ -175,6 +175,9 @@ fn kw() -> Value {
 }
 fn date() -> Value {
     json!({"type": "date"})
+}
+fn long() -> Value {
+    json!({"type": "long"})
 }
 fn dbl() -> Value {
     json!({"type": "double"})

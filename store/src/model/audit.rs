@@ -61,6 +61,13 @@ pub struct AuditRecord {
     /// Why it was refused or failed, or what it did.
     pub detail: Option<String>,
     pub duration_ms: u64,
+    /// How many identical refusals this record stands for (same caller, tool, service and
+    /// reason within a minute); `@timestamp` is then the latest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<u64>,
+    /// When the first of those repeats came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<DateTime<Utc>>,
 }
 
 /// A container-level fault the server must undo at its TTL (kept in the store so a

@@ -1,6 +1,7 @@
 //! Document collections in SQLite (incidents, runbooks, decisions, deployments, audit,
 //! faults): the whole record as JSON plus the columns its filters need.
 
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
 use super::codec::{from_json, ms, to_json};
@@ -217,6 +218,12 @@ pub fn put_audit(tx: &Transaction<'_>, d: &AuditRecord) -> rusqlite::Result<()> 
         ],
     )?;
     Ok(())
+}
+
+/// Deletes audit records older than `cutoff`.
+pub fn delete_audit_before(tx: &Transaction<'_>, cutoff: DateTime<Utc>) -> rusqlite::Result<u64> {
+    let n = tx.execute("DELETE FROM audit WHERE ts < ?1", params![ms(cutoff)])?;
+    Ok(n as u64)
 }
 
 pub fn list_audit(c: &Connection, f: &AuditFilter) -> rusqlite::Result<Page<AuditRecord>> {

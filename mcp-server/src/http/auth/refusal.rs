@@ -146,7 +146,7 @@ pub async fn record(app: &App, req: Request, who: &str, status: StatusCode, why:
             .and_then(Result::ok)
     };
     let a = attempt(&method, &path, body.as_deref());
-    let rec = AuditRecord {
+    let mut rec = AuditRecord {
         id: quantumstate_store::new_id("aud"),
         timestamp: Utc::now(),
         who: who.to_string(),
@@ -167,7 +167,10 @@ pub async fn record(app: &App, req: Request, who: &str, status: StatusCode, why:
         plan_id: None,
         detail: Some(format!("HTTP {} on {}: {why}", status.as_u16(), a.route)),
         duration_ms: 0,
+        repeats: None,
+        first_seen: None,
     };
+    app.road().fold_refusal(&mut rec);
     let write = async {
         let store = app.store().await.map_err(|e| e.message)?;
         store.put_audit(&rec).await.map_err(|e| e.to_string())

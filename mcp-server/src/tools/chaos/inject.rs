@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::InjectArgs;
-use crate::error::{ToolError, ToolResult};
+use crate::error::{ErrorCode, ToolError, ToolResult};
 use crate::faults::{CONTAINER_FAULTS, FAULT_KINDS, MAX_TTL, SERVICE_FAULTS};
 use crate::mutation::{ApplyCx, Mutation, PlanCx, Planned, TargetCx};
 use crate::ops::{self, STOP_GRACE};
@@ -222,7 +222,13 @@ impl Mutation for Inject {
                 "{kind} {target} through Docker; QuantumState undoes it after {ttl} s"
             )],
             downtime_seconds: if down { ttl as u64 } else { 0 },
-            disrupts: Vec::new(),
+            // Killing or stopping a container (and the restart that undoes it) is a restart:
+            // it uses the same budget as restart_container.
+            disrupts: if matches!(kind.as_str(), "kill" | "cache_offline" | "bad_deploy") {
+                vec![target.clone()]
+            } else {
+                Vec::new()
+            },
             takes_capacity: true,
         })
     }
@@ -271,10 +277,17 @@ impl Inject {
                 .and_then(Value::as_str)
                 .map(|f| format!("{f}: "))
                 .unwrap_or_default();
-            return Err(ToolError::invalid(format!(
-                "{target} refused the fault ({status}): {field}{msg}"
-            ))
-            .details(json!({"url": url, "body": body})));
+            let msg = format!(
+                "{target} refused the fault ({status}): {field}{}",
+                crate::text::truncate(msg, 300)
+            );
+            let err = if status == reqwest::StatusCode::CONFLICT {
+                ToolError::new(ErrorCode::Conflict, msg)
+                    .hint("it runs as many faults as it allows: list_faults shows them, reset_faults ends them")
+            } else {
+                ToolError::invalid(msg)
+            };
+            return Err(err.details(json!({"url": url, "status": status.as_u16()})));
         }
         let time = |k: &str| {
             body.get(k)

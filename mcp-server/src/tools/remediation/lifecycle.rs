@@ -95,7 +95,7 @@ impl Mutation for Stop {
                 "docker stop {service} (it stays down until start_container)"
             )],
             downtime_seconds: 0,
-            disrupts: Vec::new(),
+            disrupts: vec![service.clone()],
             takes_capacity: true,
         })
     }

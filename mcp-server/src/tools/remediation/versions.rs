@@ -1,6 +1,7 @@
 //! Deploying another version and rolling back: both recreate the container with a new
 //! SERVICE_VERSION and record the deployment. A version the service itself lists as
-//! defective (`DEFECTIVE_VERSIONS`) takes capacity away, so the road treats it as such.
+//! defective (`DEFECTIVE_VERSIONS`) takes capacity away, so the road treats it as such;
+//! each uses the service's restart budget, and onto the running version each is refused.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -30,13 +31,22 @@ fn operations(d: &ContainerDetail, to: &str, verb: &str) -> Vec<String> {
     ]
 }
 
-fn planned(d: &ContainerDetail, to: &str, verb: &str) -> Planned {
-    Planned {
+/// The plan of a deploy or rollback to `to`: it recreates the container, so it uses the
+/// service's restart budget; onto the version already running it is refused as a no-op.
+fn planned(d: &ContainerDetail, to: &str, verb: &str) -> ToolResult<Planned> {
+    if d.version.as_deref() == Some(to) {
+        return Err(ToolError::invalid(format!(
+            "{} already runs {to}: recreating it would change nothing but restart it",
+            d.info.name
+        ))
+        .hint("restart_container restarts it (within the restart budget); correlate_deployments shows its versions"));
+    }
+    Ok(Planned {
         operations: operations(d, to, verb),
         downtime_seconds: 3,
-        disrupts: Vec::new(),
+        disrupts: vec![d.info.name.clone()],
         takes_capacity: d.defective_versions().iter().any(|v| v == to),
-    }
+    })
 }
 
 /// Deploys `version`.
@@ -50,7 +60,7 @@ impl Mutation for Deploy {
     type Output = Deployed;
 
     async fn plan(&self, cx: &PlanCx<'_>) -> ToolResult<Planned> {
-        Ok(planned(cx.target()?, &self.version, "create"))
+        planned(cx.target()?, &self.version, "create")
     }
 
     async fn apply(&self, cx: &ApplyCx<'_>) -> ToolResult<Deployed> {
@@ -89,7 +99,7 @@ impl Mutation for Rollback {
             Some(v) => v.clone(),
             None => ops::rollback_target(cx.store, d).await?.1,
         };
-        let p = planned(d, &to, "recreate");
+        let p = planned(d, &to, "recreate")?;
         let _ = self.resolved.set(to);
         Ok(p)
     }
