@@ -4,6 +4,7 @@
 //! Tests that need Docker start with [`docker_or_skip`]: without a daemon they skip
 //! locally, but fail in CI (`CI` set), where a skip would hide a broken setup.
 
+pub mod api;
 pub mod compose;
 pub mod fleet;
 pub mod qs;
@@ -51,6 +52,16 @@ pub async fn run(program: &str, args: &[&str], timeout: Duration) -> anyhow::Res
         );
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// When Docker last started `container` (changes on every restart or recreation).
+pub async fn started_at(container: &str) -> anyhow::Result<String> {
+    Ok(
+        docker(&["inspect", "--format", "{{.State.StartedAt}}", container])
+            .await?
+            .trim()
+            .to_string(),
+    )
 }
 
 /// `docker args`, bounded by [`DOCKER_TIMEOUT`].

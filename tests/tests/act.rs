@@ -13,18 +13,9 @@ use quantumstate_mcp::{App, Caller, Config, Dispatcher};
 use quantumstate_store::{ActionStatus, RemediationAction, StoreSpec};
 use quantumstate_tests::qs::{HttpServer, TempStore};
 use quantumstate_tests::stack::{with_fleet, with_stack};
-use quantumstate_tests::{docker, poll_until};
+use quantumstate_tests::{docker, poll_until, started_at};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
-
-async fn started_at(container: &str) -> anyhow::Result<String> {
-    Ok(
-        docker(&["inspect", "--format", "{{.State.StartedAt}}", container])
-            .await?
-            .trim()
-            .to_string(),
-    )
-}
 
 async fn state(container: &str) -> anyhow::Result<String> {
     Ok(

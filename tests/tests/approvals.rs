@@ -9,10 +9,11 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
+use quantumstate_tests::api::Api;
 use quantumstate_tests::qs::{HttpServer, TempStore, bin, qs_env};
 use quantumstate_tests::stack::with_fleet;
-use quantumstate_tests::{docker, poll_until, workspace_root};
+use quantumstate_tests::{poll_until, started_at, workspace_root};
 use serde_json::{Value, json};
 use tokio::process::Command;
 
@@ -38,119 +39,21 @@ fn server_args(extra: &[&'static str]) -> Vec<&'static str> {
     a
 }
 
-async fn started_at(container: &str) -> anyhow::Result<String> {
-    Ok(
-        docker(&["inspect", "--format", "{{.State.StartedAt}}", container])
-            .await?
-            .trim()
-            .to_string(),
-    )
+async fn task(api: &Api, id: &str) -> anyhow::Result<Value> {
+    api.mcp(AGENT_KEY, "tasks/get", id, json!({"taskId": id}))
+        .await
 }
 
-/// The HTTP API of one server, as a given token.
-struct Api {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    fn of(s: &HttpServer) -> anyhow::Result<Api> {
-        Ok(Api {
-            base: format!("http://127.0.0.1:{}", s.port),
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .timeout(Duration::from_secs(120))
-                .build()?,
-        })
-    }
-
-    async fn answer(r: reqwest::RequestBuilder) -> anyhow::Result<(u16, Value)> {
-        let r = r.send().await?;
-        let status = r.status().as_u16();
-        let text = r.text().await?;
-        Ok((
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        ))
-    }
-
-    async fn post(&self, key: &str, path: &str, body: Value) -> anyhow::Result<(u16, Value)> {
-        Api::answer(
-            self.http
-                .post(format!("{}{path}", self.base))
-                .bearer_auth(key)
-                .json(&body),
-        )
-        .await
-    }
-
-    async fn get(&self, key: &str, path: &str) -> anyhow::Result<(u16, Value)> {
-        Api::answer(
-            self.http
-                .get(format!("{}{path}", self.base))
-                .bearer_auth(key),
-        )
-        .await
-    }
-
-    async fn tool(&self, key: &str, tool: &str, args: Value) -> anyhow::Result<(u16, Value)> {
-        self.post(key, &format!("/api/tools/{tool}"), args).await
-    }
-
-    /// One stateless MCP request (protocol 2026-07-28) from a client that declares the
-    /// Tasks extension; the JSON-RPC result (an error is a failure).
-    async fn mcp(
-        &self,
-        key: &str,
-        method: &str,
-        name: &str,
-        mut params: Value,
-    ) -> anyhow::Result<Value> {
-        params["_meta"] = json!({
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}},
-        });
-        let r = self
-            .http
-            .post(format!("{}/mcp", self.base))
-            .bearer_auth(key)
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2026-07-28")
-            .header("mcp-method", method)
-            .header("mcp-name", name)
-            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-            .send()
-            .await?;
-        let text = r.text().await?;
-        // A JSON body, or server-sent events whose data line is the response.
-        let body = text
-            .lines()
-            .find_map(|l| l.strip_prefix("data:"))
-            .unwrap_or(&text);
-        let v: Value =
-            serde_json::from_str(body.trim()).with_context(|| format!("{method}: {text}"))?;
-        if v.get("error").is_some() {
-            bail!("{method}: {v}");
-        }
-        Ok(v["result"].clone())
-    }
-
-    async fn task(&self, id: &str) -> anyhow::Result<Value> {
-        self.mcp(AGENT_KEY, "tasks/get", id, json!({"taskId": id}))
-            .await
-    }
-
-    /// The pending plan of `tool` on `service`, as the approver lists it.
-    async fn pending(&self, tool: &str, service: &str) -> anyhow::Result<Option<Value>> {
-        let (st, list) = self.get(LEAD_KEY, "/api/approvals?status=pending").await?;
-        ensure!(st == 200, "GET /api/approvals: {st} {list}");
-        Ok(list["plans"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|p| p["tool"] == tool && p["service"] == service)
-            .cloned())
-    }
+/// The pending plan of `tool` on `service`, as the approver lists it.
+async fn pending(api: &Api, tool: &str, service: &str) -> anyhow::Result<Option<Value>> {
+    let (st, list) = api.get(LEAD_KEY, "/api/approvals?status=pending").await?;
+    ensure!(st == 200, "GET /api/approvals: {st} {list}");
+    Ok(list["plans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["tool"] == tool && p["service"] == service)
+        .cloned())
 }
 
 /// The first `Some` that `probe` gives within `within` (polled every 300 ms).
@@ -261,8 +164,7 @@ async fn the_agent_cannot_approve_itself_and_an_approved_plan_runs_once_across_a
             "{st} {e}"
         );
         // The approver sees who asked and what would happen.
-        let p = api
-            .pending("restart_container", svc)
+        let p = pending(&api, "restart_container", svc)
             .await?
             .context("the plan is pending")?;
         ensure!(p["id"] == plan.as_str() && p["requester"] == "agent", "{p}");
@@ -492,12 +394,12 @@ async fn a_restart_runs_as_a_task_that_waits_for_approval_and_one_is_cancelled_b
 
         // The task waits for a human; the approver finds its plan.
         let plan = first(Duration::from_secs(15), || {
-            api.pending("restart_container", svc)
+            pending(&api, "restart_container", svc)
         })
         .await
         .context("the task's plan is pending")?;
         let plan = plan["id"].as_str().context("id")?.to_string();
-        let t = api.task(&id).await?;
+        let t = task(&api, &id).await?;
         ensure!(
             t["status"] == "working" && t["statusMessage"].as_str().unwrap_or("").contains(&plan),
             "{t}"
@@ -516,7 +418,7 @@ async fn a_restart_runs_as_a_task_that_waits_for_approval_and_one_is_cancelled_b
             .await?;
         ensure!(st == 200, "{st} {d}");
         let last = first(Duration::from_secs(60), || async {
-            let t = api.task(&id).await?;
+            let t = task(&api, &id).await?;
             Ok((t["status"] == "completed").then_some(t))
         })
         .await
@@ -549,7 +451,7 @@ async fn a_restart_runs_as_a_task_that_waits_for_approval_and_one_is_cancelled_b
             Duration::from_secs(15),
             Duration::from_millis(300),
             || async {
-                api.pending("restart_container", "checkout-service")
+                pending(&api, "restart_container", "checkout-service")
                     .await
                     .ok()
                     .flatten()
@@ -560,10 +462,10 @@ async fn a_restart_runs_as_a_task_that_waits_for_approval_and_one_is_cancelled_b
         ensure!(waiting, "the second task waits for approval");
         api.mcp(AGENT_KEY, "tasks/cancel", &id, json!({"taskId": id}))
             .await?;
-        let t = api.task(&id).await?;
+        let t = task(&api, &id).await?;
         ensure!(t["status"] == "cancelled", "{t}");
         // Approving the plan now runs nothing: the task is over.
-        if let Some(p) = api.pending("restart_container", "checkout-service").await? {
+        if let Some(p) = pending(&api, "restart_container", "checkout-service").await? {
             let pid = p["id"].as_str().unwrap_or_default().to_string();
             api.post(
                 LEAD_KEY,
@@ -574,7 +476,7 @@ async fn a_restart_runs_as_a_task_that_waits_for_approval_and_one_is_cancelled_b
         }
         tokio::time::sleep(Duration::from_secs(3)).await;
         ensure!(
-            api.task(&id).await?["status"] == "cancelled",
+            task(&api, &id).await?["status"] == "cancelled",
             "it stays cancelled"
         );
         ensure!(
