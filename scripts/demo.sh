@@ -17,6 +17,13 @@ if ! grep -qs '^QS_TOKEN=' .env; then
     } >>.env
     echo "==> wrote a new token to .env"
 fi
+if ! grep -qs '^QS_FAULT_TOKEN=' .env; then
+    {
+        echo "# The fleet's services take faults only with this token; the MCP server holds it."
+        echo "QS_FAULT_TOKEN=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
+    } >>.env
+    echo "==> wrote a new fault token to .env"
+fi
 # Containers run as you, with the Docker socket's group, so ./data stays yours.
 sed -i '/^QS_UID=/d;/^QS_GID=/d;/^DOCKER_GID=/d' .env
 {

@@ -87,11 +87,12 @@ pub async fn get(info: &ContainerInfo, path: &str) -> Result<(String, reqwest::R
     Err(errors.join("; "))
 }
 
-/// POSTs JSON to `path` on the first base URL that answers.
+/// POSTs JSON to `path` on the first base URL that answers (with `token` as the bearer).
 pub async fn post(
     info: &ContainerInfo,
     path: &str,
     body: &Value,
+    token: Option<&str>,
 ) -> Result<(String, reqwest::Response), String> {
     let urls = base_urls(info);
     if urls.is_empty() {
@@ -103,7 +104,11 @@ pub async fn post(
     let mut errors = Vec::new();
     for base in urls {
         let url = format!("{base}{path}");
-        match client().post(&url).json(body).send().await {
+        let mut req = client().post(&url).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        match req.send().await {
             Ok(resp) => return Ok((url, resp)),
             // Only a connection failure means "try the next address": the request was not sent.
             Err(e) if e.is_connect() => errors.push(format!("{url}: {}", describe(&e))),

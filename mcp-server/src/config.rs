@@ -136,6 +136,8 @@ pub struct Config {
     pub approval: ApprovalMode,
     /// How long plans stay valid.
     pub plan_ttl: Duration,
+    /// The services' fault-control token.
+    pub fault_token: Option<String>,
     /// How long audit records are kept.
     pub audit_retention: chrono::Duration,
     /// Whether a client's own confirmation counts as approval.
@@ -273,6 +275,7 @@ impl Config {
             require_plan: o.require_plan,
             approval,
             plan_ttl: Duration::from_secs(o.plan_ttl),
+            fault_token: o.fault_token.clone().filter(|t| !t.trim().is_empty()),
             audit_retention: chrono::Duration::days(o.audit_retention_days.into()),
             trust_client_approval: o.trust_client_approval.unwrap_or(!serving_http),
             restart_budget: Budget::parse(&o.restart_budget)?,
@@ -296,6 +299,7 @@ impl Config {
             require_plan: false,
             approval: ApprovalMode::Off,
             plan_ttl: Duration::from_secs(600),
+            fault_token: std::env::var("QS_FAULT_TOKEN").ok(),
             audit_retention: chrono::Duration::days(30),
             trust_client_approval: false,
             restart_budget: Budget {

@@ -246,6 +246,7 @@ impl Road {
             store: &store,
             caller,
             progress: &client.progress,
+            fault_token: self.config.fault_token.as_deref(),
         };
         let result = m.apply(&cx).await;
         match &result {

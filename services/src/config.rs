@@ -83,6 +83,9 @@ pub struct Config {
     pub defective_versions: Vec<String>,
     pub load_rps: f64,
     pub role: Role,
+    /// `QS_FAULT_TOKEN`: the bearer token fault control requires; without one, fault
+    /// control is off (faults come only through QuantumState, which holds the token).
+    pub fault_token: Option<String>,
 }
 
 /// A bad or missing environment variable; the binary prints it and exits 2.
@@ -246,7 +249,20 @@ impl Config {
             ));
         }
 
+        let fault_token = match get("QS_FAULT_TOKEN").map(|t| t.trim().to_owned()) {
+            None => None,
+            Some(t) if t.is_empty() => None,
+            Some(t) if t.len() < 16 || t.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+                return Err(invalid(
+                    "QS_FAULT_TOKEN",
+                    "(hidden)",
+                    "expected at least 16 characters, no spaces",
+                ));
+            }
+            Some(t) => Some(t),
+        };
         Ok(Config {
+            fault_token,
             service_name,
             port,
             bind_addr,

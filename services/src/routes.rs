@@ -1,12 +1,13 @@
 //! The HTTP surface: `app(state)` assembles the operational routes (health, metrics,
-//! fault control — never touched by faults) and this role's business routes.
+//! fault control — never touched by faults; its writes need `QS_FAULT_TOKEN`) and this
+//! role's business routes.
 
 pub mod fault_api;
 pub mod ops;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware::from_fn;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{delete, get, post};
 
 use crate::business;
@@ -22,10 +23,15 @@ pub fn app(state: AppState) -> Router {
         .route("/livez", get(ops::livez))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .route("/faults", get(fault_api::list).post(fault_api::start))
+        .route("/faults", get(fault_api::list));
+    // Fault control changes the service: only QuantumState, holding QS_FAULT_TOKEN.
+    let control = Router::new()
+        .route("/faults", post(fault_api::start))
         .route("/faults/reset", post(fault_api::reset))
-        .route("/faults/{id}", delete(fault_api::end));
-    ops.merge(business::router(&state))
+        .route("/faults/{id}", delete(fault_api::end))
+        .layer(from_fn_with_state(state.clone(), fault_api::authorised));
+    ops.merge(control)
+        .merge(business::router(&state))
         .fallback(business::not_found)
         .layer(from_fn(trace::middleware))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 
-use crate::{run, workspace_root};
+use crate::{run, run_env, workspace_root};
 
 /// Bound on one compose command (an `up` that builds nothing, a `rm`).
 const COMPOSE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -48,6 +48,13 @@ impl Compose {
             full.extend(["-p", p]);
         }
         full.extend_from_slice(args);
-        run(self.program, &full, COMPOSE_TIMEOUT).await
+        // The services take faults only with the tests' fault token.
+        run_env(
+            self.program,
+            &full,
+            &[("QS_FAULT_TOKEN", crate::FAULT_TOKEN)],
+            COMPOSE_TIMEOUT,
+        )
+        .await
     }
 }

@@ -292,7 +292,10 @@ impl Fleet {
         path: &str,
         body: &Value,
     ) -> anyhow::Result<(u16, Value)> {
-        let mut req = self.http.post(self.url(service, path)?);
+        let mut req = self
+            .http
+            .post(self.url(service, path)?)
+            .bearer_auth(crate::FAULT_TOKEN);
         if !body.is_null() {
             req = req.json(body);
         }

@@ -20,6 +20,10 @@ use tokio::process::Command;
 
 pub use fleet::{Fleet, SERVICES, ServiceInfo};
 
+/// The fault token of the fleet under test: compose passes it to the services, and every
+/// QuantumState process of the tests holds it.
+pub const FAULT_TOKEN: &str = "qs-e2e-fault-token-0123456789";
+
 /// Default bound on one docker CLI call.
 pub const DOCKER_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -31,8 +35,19 @@ pub fn workspace_root() -> PathBuf {
 
 /// Runs `program args` with a time limit; returns stdout, or an error carrying stderr.
 pub async fn run(program: &str, args: &[&str], timeout: Duration) -> anyhow::Result<String> {
+    run_env(program, args, &[], timeout).await
+}
+
+/// As [`run`], with `envs` added to the environment.
+pub async fn run_env(
+    program: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    timeout: Duration,
+) -> anyhow::Result<String> {
     let child = Command::new(program)
         .args(args)
+        .envs(envs.iter().copied())
         .current_dir(workspace_root())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

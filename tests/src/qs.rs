@@ -81,6 +81,7 @@ pub fn qs_env(cmd: &mut Command, store: &TempStore) {
     cmd.env("QS_STORE", store.spec())
         .env("QS_SCRAPE_INTERVAL", "1")
         .env("QS_LOG", "warn")
+        .env("QS_FAULT_TOKEN", crate::FAULT_TOKEN)
         .env_remove("QS_TOKEN")
         .env_remove("QS_READ_ONLY")
         .stdin(Stdio::null())
@@ -144,6 +145,7 @@ impl Mcp {
                 .env("QS_STORE", &spec)
                 .env("QS_SCRAPE_INTERVAL", "1")
                 .env("QS_LOG", "warn")
+                .env("QS_FAULT_TOKEN", crate::FAULT_TOKEN)
                 .env_remove("QS_TOKEN");
         }))
         .context("spawn quantumstate-mcp stdio")?;

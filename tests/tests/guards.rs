@@ -1,6 +1,7 @@
 //! The guards a hostile session got around (issue 19), replayed on real containers: with
 //! the restart budget spent, stop, kill and bad-deploy faults, deploys and rollbacks are
-//! refused too (one budget per service), a deploy onto the running version is a no-op
+//! refused too (one budget per service), the services take fault writes only with the
+//! fault token (JSON, no browser Origin), a deploy onto the running version is a no-op
 //! refused, the service's fault cap comes back as 409 `conflict`, and
 //! `--disable-destructive` refuses deploys and rollbacks to a defective version. Nothing
 //! restarts, and every refusal is audited.
@@ -9,7 +10,7 @@ use anyhow::ensure;
 use quantumstate_tests::api::Api;
 use quantumstate_tests::qs::{HttpServer, TempStore};
 use quantumstate_tests::stack::with_fleet;
-use quantumstate_tests::started_at;
+use quantumstate_tests::{FAULT_TOKEN, started_at};
 use serde_json::{Value, json};
 
 const OPS: &str = "ops:ops-secret-0123456789";
@@ -22,6 +23,25 @@ fn code(v: &Value) -> &str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_budget_for_every_restart_no_op_deploys_and_destructive_deploys_are_refused() {
     with_fleet(|fleet| async move {
+        // The services take faults only from a holder of the fault token: none, a
+        // browser's cross-origin text/plain POST and a wrong token are all refused.
+        let http = reqwest::Client::builder().no_proxy().build()?;
+        let url = fleet.url("inventory-service", "/faults")?;
+        let spike = r#"{"kind":"latency","ttl_seconds":10,"added_ms":1}"#;
+        let tries = [
+            (http.post(&url).header("content-type", "application/json"), 401),
+            (http.post(&url).header("origin", "https://evil.example").header("content-type", "text/plain").bearer_auth(FAULT_TOKEN), 403),
+            (http.post(&url).header("content-type", "text/plain").bearer_auth(FAULT_TOKEN), 415),
+            (http.post(&url).header("content-type", "application/json").bearer_auth("not-the-fault-token"), 401),
+            (http.post(fleet.url("inventory-service", "/faults/reset")?), 401),
+        ];
+        for (req, want) in tries {
+            let st = req.body(spike).send().await?.status().as_u16();
+            ensure!(st == want, "a fault write without the token answered {st}, not {want}");
+        }
+        let (_, faults) = fleet.get_json("inventory-service", "/faults").await?;
+        ensure!(faults["faults"] == json!([]), "no fault started: {faults}");
+
         let store = TempStore::new()?;
         let server = HttpServer::start(
             &store,

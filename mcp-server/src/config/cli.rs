@@ -120,6 +120,9 @@ pub struct Opts {
     /// Seconds a plan (a dry run's, or one waiting for approval) stays valid.
     #[arg(long, env = "QS_PLAN_TTL", global = true, default_value_t = 600)]
     pub plan_ttl: u64,
+    /// The token the fleet's services require for fault control (the demo writes it to .env).
+    #[arg(long, env = "QS_FAULT_TOKEN", global = true, hide_env_values = true)]
+    pub fault_token: Option<String>,
     /// Days the audit trail keeps its records (older ones are deleted hourly).
     #[arg(
         long,

@@ -86,6 +86,8 @@ pub struct ApplyCx<'a> {
     pub store: &'a DynStore,
     pub caller: &'a Caller,
     pub progress: &'a Progress,
+    /// The services' fault-control token (`QS_FAULT_TOKEN`), for service-level faults.
+    pub fault_token: Option<&'a str>,
 }
 
 impl ApplyCx<'_> {

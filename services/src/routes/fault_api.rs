@@ -1,10 +1,14 @@
 //! Fault control: `POST /faults`, `GET /faults`, `DELETE /faults/{id}`,
-//! `POST /faults/reset`; errors are `{"error": {"field", "message"}}`.
+//! `POST /faults/reset`; errors are `{"error": {"field", "message"}}`. The writes take
+//! the bearer token `QS_FAULT_TOKEN` (QuantumState holds it; without one they are off),
+//! JSON bodies only, and no browser requests (any `Origin` is refused).
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::Request;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -53,6 +57,65 @@ impl From<StartError> for FieldError {
             },
         }
     }
+}
+
+fn refuse(status: StatusCode, field: &str, message: &str) -> Response {
+    FieldError {
+        status,
+        field: field.to_owned(),
+        message: message.to_owned(),
+    }
+    .into_response()
+}
+
+/// Lets a fault-control write through only from a holder of the fault token.
+pub async fn authorised(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let h = req.headers();
+    if h.contains_key(header::ORIGIN) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "origin",
+            "fault control takes no browser requests",
+        );
+    }
+    let Some(token) = state.config().fault_token.as_deref() else {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "authorization",
+            "fault control is off: this service runs without QS_FAULT_TOKEN; faults come through QuantumState",
+        );
+    };
+    let given = h
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !constant_time_eq(given.as_bytes(), token.as_bytes()) {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "authorization",
+            "fault control needs the fault token (Authorization: Bearer $QS_FAULT_TOKEN)",
+        );
+    }
+    let json = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if req.method() == Method::POST && req.uri().path() == "/faults" && !json {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content-type",
+            "a fault is a JSON body: Content-Type: application/json",
+        );
+    }
+    next.run(req).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 pub async fn start(

@@ -16,11 +16,17 @@ use crate::config::Config;
 use crate::log::{Logger, MemorySink};
 use crate::state::AppState;
 
+const FAULT_TOKEN: &str = "test-fault-token-0123";
+
 fn setup(vars: &[(&str, &str)]) -> (Router, AppState, MemorySink) {
-    let mut map: HashMap<String, String> = [("PORT", "1"), ("MEMORY_LIMIT_MB", "4096")]
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+    let mut map: HashMap<String, String> = [
+        ("PORT", "1"),
+        ("MEMORY_LIMIT_MB", "4096"),
+        ("QS_FAULT_TOKEN", FAULT_TOKEN),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
     for (k, v) in vars {
         map.insert((*k).to_owned(), (*v).to_owned());
     }
@@ -37,8 +43,13 @@ async fn call(app: &Router, method: &str, path: &str, body: &str) -> (StatusCode
         .uri(path)
         .header("content-type", "application/json")
         .header("x-trace-id", "trace-test")
+        .header("authorization", format!("Bearer {FAULT_TOKEN}"))
         .body(Body::from(body.to_owned()))
         .unwrap();
+    send(app, req).await
+}
+
+async fn send(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
     let resp = app.clone().oneshot(req).await.unwrap();
     let status = resp.status();
     let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
@@ -287,4 +298,81 @@ async fn metrics_are_prometheus_text() {
         );
     }
     assert!(text.contains(r#"route="/pay",status="200"} 1"#), "{text}");
+}
+
+#[tokio::test]
+async fn fault_control_takes_only_the_token_json_and_no_browser() {
+    let spec = r#"{"kind":"latency","ttl_seconds":10,"added_ms":1}"#;
+    let req = |token: Option<&str>, ctype: &str, origin: Option<&str>| {
+        let mut b = Request::builder()
+            .method("POST")
+            .uri("/faults")
+            .header("content-type", ctype);
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some(o) = origin {
+            b = b.header("origin", o);
+        }
+        b.body(Body::from(spec)).unwrap()
+    };
+    let (app, _, _) = setup(&[("SERVICE_NAME", "inventory-service")]);
+    let cases = [
+        (None, "application/json", None, StatusCode::UNAUTHORIZED),
+        (
+            Some("wrong-token-0123456789"),
+            "application/json",
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            Some(FAULT_TOKEN),
+            "text/plain",
+            None,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            Some(FAULT_TOKEN),
+            "application/json",
+            Some("https://evil.example"),
+            StatusCode::FORBIDDEN,
+        ),
+    ];
+    for (token, ctype, origin, want) in cases {
+        let (status, body) = send(&app, req(token, ctype, origin)).await;
+        assert_eq!(status, want, "{token:?} {ctype} {origin:?}: {body}");
+    }
+    let (_, list) = call(&app, "GET", "/faults", "").await;
+    assert_eq!(list["faults"], serde_json::json!([]), "nothing started");
+    let (status, _) = send(&app, req(Some(FAULT_TOKEN), "application/json", None)).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // Without a token configured, fault control is off altogether.
+    let mut map: HashMap<String, String> = HashMap::new();
+    map.insert("PORT".into(), "1".into());
+    map.insert("SERVICE_NAME".into(), "inventory-service".into());
+    let config = Config::from_lookup(|k| map.get(k).cloned()).unwrap();
+    let logger = Logger::with_sink(
+        &config.service_name,
+        &config.region,
+        Box::new(MemorySink::default()),
+    );
+    let state = AppState::new(config, logger, CancellationToken::new()).unwrap();
+    let (status, body) = send(
+        &app_of(state),
+        req(Some(FAULT_TOKEN), "application/json", None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("QS_FAULT_TOKEN"),
+        "{body}"
+    );
+}
+
+fn app_of(state: AppState) -> Router {
+    app(state)
 }

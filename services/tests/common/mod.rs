@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// The fault token every service under test holds (fault control needs it).
+pub const FAULT_TOKEN: &str = "service-test-fault-token";
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_qs-service");
 
 /// A port nothing listens on right now (bind to 0, read it, release it).
@@ -54,11 +57,13 @@ impl Service {
         Service::start_on(free_port(), vars).await
     }
 
+    /// Starts the service with `vars` on `port` (and the tests' fault token).
     pub async fn start_on(port: u16, vars: &[(&str, &str)]) -> Service {
         let mut cmd = Command::new(BIN);
         cmd.env_clear()
             .env("PORT", port.to_string())
             .env("BIND_ADDR", "127.0.0.1")
+            .env("QS_FAULT_TOKEN", FAULT_TOKEN)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in vars {
@@ -152,6 +157,7 @@ impl Service {
             .http
             .request(method, format!("{}{path}", self.base))
             .header("content-type", "application/json")
+            .bearer_auth(FAULT_TOKEN)
             .body(body.to_owned())
             .send()
             .await?;

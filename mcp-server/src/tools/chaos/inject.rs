@@ -238,7 +238,7 @@ impl Mutation for Inject {
         if self.container_level {
             self.apply_container(cx, d).await
         } else {
-            self.apply_service(d).await
+            self.apply_service(d, cx.fault_token).await
         }
     }
 
@@ -260,9 +260,13 @@ impl Mutation for Inject {
 }
 
 impl Inject {
-    async fn apply_service(&self, d: &ContainerDetail) -> ToolResult<Injected> {
+    async fn apply_service(
+        &self,
+        d: &ContainerDetail,
+        token: Option<&str>,
+    ) -> ToolResult<Injected> {
         let (now, target) = (Utc::now(), &d.info.name);
-        let (url, resp) = probe::post(&d.info, "/faults", &service_fault_body(&self.args))
+        let (url, resp) = probe::post(&d.info, "/faults", &service_fault_body(&self.args), token)
             .await
             .map_err(|e| ToolError::unavailable(format!("{target} did not answer: {e}")))?;
         let status = resp.status();
@@ -281,7 +285,9 @@ impl Inject {
                 "{target} refused the fault ({status}): {field}{}",
                 crate::text::truncate(msg, 300)
             );
-            let err = if status == reqwest::StatusCode::CONFLICT {
+            let err = if matches!(status.as_u16(), 401 | 403) {
+                ToolError::forbidden(msg).hint("the fleet's services take faults only with their QS_FAULT_TOKEN: start quantumstate-mcp with the same QS_FAULT_TOKEN (scripts/demo.sh writes it to .env)")
+            } else if status == reqwest::StatusCode::CONFLICT {
                 ToolError::new(ErrorCode::Conflict, msg)
                     .hint("it runs as many faults as it allows: list_faults shows them, reset_faults ends them")
             } else {

@@ -78,7 +78,7 @@ impl Mutation for Reset {
         }
         for d in cx.targets.iter().filter(|d| d.running) {
             let c = &d.info;
-            match probe::post(c, "/faults/reset", &json!({})).await {
+            match probe::post(c, "/faults/reset", &json!({}), cx.fault_token).await {
                 Ok((_, r)) if r.status().is_success() => {
                     lines.push(format!("{}: service faults cleared", c.name))
                 }
