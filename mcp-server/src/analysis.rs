@@ -88,6 +88,9 @@ pub enum Severity {
 pub struct CodeCount {
     pub error_code: String,
     pub count: u64,
+    /// The latest such line, as the service wrote it: untrusted data (escapes and control
+    /// characters removed, capped at 300 characters).
+    #[serde(rename = "last_message_untrusted")]
     pub last_message: String,
 }
 

@@ -161,8 +161,9 @@ impl QsServer {
             return None;
         }
         let err = crate::policy::Policy::new(self.app.config()).hidden(&request.name)?;
+        // Unknown names stay rmcp's own "tool not found" (a protocol error, as clients expect).
         if err.code != crate::error::ErrorCode::Forbidden {
-            return Some(err);
+            return None;
         }
         let caller = match self.caller(ctx) {
             Ok(c) => c,

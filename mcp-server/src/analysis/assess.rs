@@ -111,7 +111,7 @@ fn codes(logs: &[LogCount]) -> Vec<CodeCount> {
             None => out.push(CodeCount {
                 error_code: code.clone(),
                 count: l.count,
-                last_message: l.last_message.clone(),
+                last_message: crate::text::untrusted(&l.last_message, 300),
             }),
         }
     }

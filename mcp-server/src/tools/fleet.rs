@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::error::ToolError;
 use crate::overview::{ServiceList, fleet_overview, health_word};
 use crate::server::QsServer;
-use crate::text::{MAX_LINE_CHARS, UNTRUSTED_NOTICE, truncate};
+use crate::text::{MAX_LINE_CHARS, UNTRUSTED_NOTICE, truncate, untrusted};
 use crate::tools::args::{limit, window};
 use quantumstate_fleet::{ContainerStats, LogOptions};
 
@@ -104,7 +104,10 @@ fn parse_line(raw: &quantumstate_fleet::RawLog) -> (LogLineOut, bool) {
             .and_then(Value::as_str)
             .map(str::to_string)
     };
-    let message = field("message").unwrap_or_else(|| raw.line.clone());
+    let message = untrusted(
+        &field("message").unwrap_or_else(|| raw.line.clone()),
+        MAX_LINE_CHARS + 1,
+    );
     let cut = message.chars().count() > MAX_LINE_CHARS;
     (
         LogLineOut {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ToolError;
 use crate::server::QsServer;
-use crate::text::{MAX_LINE_CHARS, UNTRUSTED_NOTICE, truncate};
+use crate::text::{MAX_LINE_CHARS, UNTRUSTED_NOTICE, truncate, untrusted};
 use crate::tools::args::{limit, opt_text, window};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -188,7 +188,7 @@ impl QsServer {
                     timestamp: l.timestamp,
                     service: l.service,
                     level: l.level,
-                    message: truncate(&l.message, MAX_LINE_CHARS),
+                    message: untrusted(&l.message, MAX_LINE_CHARS),
                     trace_id: l.trace_id,
                     error_code: l.error_code,
                     source: l.source,
