@@ -137,11 +137,19 @@ impl Caller {
         ctx: &RequestContext<RoleServer>,
         session: Option<&Caller>,
     ) -> ToolResult<Caller> {
-        if let Some(c) = ctx.extensions.get::<Caller>() {
+        Caller::from_extensions(&ctx.extensions, session)
+    }
+
+    /// The caller a transport put in a request's extensions (directly, or in the HTTP
+    /// request's parts), else the session's; neither is a refusal.
+    fn from_extensions(
+        ext: &rmcp::model::Extensions,
+        session: Option<&Caller>,
+    ) -> ToolResult<Caller> {
+        if let Some(c) = ext.get::<Caller>() {
             return Ok(c.clone());
         }
-        if let Some(c) = ctx
-            .extensions
+        if let Some(c) = ext
             .get::<axum::http::request::Parts>()
             .and_then(|p| p.extensions.get::<Caller>())
         {
@@ -171,5 +179,22 @@ mod tests {
         );
         assert!(Scopes::parse("admin").is_err());
         assert!(Scopes::parse("").is_err());
+    }
+
+    #[test]
+    fn a_request_without_a_caller_is_refused_not_given_stdios_rights() {
+        let none = rmcp::model::Extensions::new();
+        let e = Caller::from_extensions(&none, None).expect_err("no caller is a refusal");
+        assert_eq!(e.code.as_str(), "unauthorized", "{e:?}");
+        let mut ext = rmcp::model::Extensions::new();
+        let http = Caller::new("ops", Scopes::READ, Surface::Http);
+        let (mut parts, ()) = axum::http::Request::new(()).into_parts();
+        parts.extensions.insert(http.clone());
+        ext.insert(parts);
+        let got = Caller::from_extensions(&ext, None).unwrap();
+        assert_eq!((got.name.as_str(), got.scopes), ("ops", Scopes::READ));
+        let stdio = Caller::new("stdio", Scopes::WRITE, Surface::Stdio);
+        let got = Caller::from_extensions(&none, Some(&stdio)).unwrap();
+        assert_eq!(got.name, "stdio");
     }
 }

@@ -6,6 +6,7 @@ mod api;
 mod approvals;
 mod auth;
 mod console;
+mod mcp_answers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,7 +78,7 @@ pub fn router(app: App, cfg: HttpConfig) -> (Router, HttpState) {
     let protected = Router::new()
         .nest_service("/mcp", mcp)
         // Applies to /mcp only: routes added below come after it.
-        .layer(axum::middleware::from_fn(session_end_is_ok))
+        .layer(axum::middleware::from_fn(mcp_answers::correct))
         .route("/api/tools", get(api::list_tools))
         .route("/api/tools/{name}", post(api::call_tool))
         .route("/api/approvals", get(approvals::list))
@@ -106,21 +107,6 @@ fn random_key() -> [u8; 32] {
     let mut k = [0u8; 32];
     let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut k);
     k
-}
-
-/// rmcp answers a session's `DELETE /mcp` with 202; the MCP Python SDK takes only 200
-/// and 204 as success and logs "Session termination failed: 202" at every disconnect.
-/// The session is closed either way; 200 says so to every client.
-async fn session_end_is_ok(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let delete = req.method() == axum::http::Method::DELETE;
-    let mut resp = next.run(req).await;
-    if delete && resp.status() == axum::http::StatusCode::ACCEPTED {
-        *resp.status_mut() = axum::http::StatusCode::OK;
-    }
-    resp
 }
 
 /// Serves until the app's shutdown token is cancelled; then drains.

@@ -333,3 +333,42 @@ async fn a_refused_call_is_counted_once_in_metrics() {
         "one refused call must count once in quantumstate_tool_calls_total: {samples:#?}"
     );
 }
+
+/// A POST to `/mcp`: status and body text.
+async fn post_mcp(server: &HttpServer, content_type: &str, body: &str) -> (StatusCode, String) {
+    let r = http_client()
+        .post(server.url("/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", content_type)
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("POST /mcp");
+    let status = r.status();
+    (status, r.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn malformed_json_rpc_gets_a_json_rpc_parse_error_not_415() {
+    let store = Store::new();
+    let server = HttpServer::start(&store, &[]).await;
+    for (body, code) in [
+        ("{bad", -32700),
+        ("[]", -32600),
+        (r#"{"jsonrpc":"2.0"}"#, -32600),
+    ] {
+        let (status, text) = post_mcp(&server, "application/json", body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {text}");
+        let v: Value = serde_json::from_str(&text).expect("a JSON-RPC error body");
+        assert_eq!(v["jsonrpc"], "2.0", "{text}");
+        assert_eq!(v["error"]["code"], code, "{body}: {text}");
+        assert!(v["id"].is_null(), "{text}");
+    }
+    // A body that is not JSON at all keeps 415.
+    let (status, text) = post_mcp(&server, "text/plain", "{}").await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{text}");
+    // And the server still opens sessions.
+    let mut mcp = Mcp::new(&server, None);
+    assert_eq!(mcp.open().await["serverInfo"]["name"], "quantumstate");
+}

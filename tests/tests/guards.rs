@@ -116,6 +116,11 @@ async fn one_budget_for_every_restart_no_op_deploys_and_destructive_deploys_are_
         for tool in ["deploy_version", "rollback_deployment"] {
             ensure!(recs.iter().any(|r| r["tool"] == tool && r["detail"].as_str().unwrap_or("").contains("--disable-destructive")), "{tool}: {audit}");
         }
+
+        // A managed container's own ID prefix names it (it is not "lacking the label").
+        let id = quantumstate_tests::docker(&["inspect", "--format", "{{.Id}}", svc]).await?;
+        let (st, stats) = api.tool(KEY, "container_stats", json!({"service": &id.trim()[..12]})).await?;
+        ensure!(st == 200 && stats["service"] == svc, "an ID prefix resolves to {svc}: {st} {stats}");
         Ok(())
     })
     .await;

@@ -86,9 +86,9 @@ pub struct LogLineOut {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct LogsOut {
-    pub service: String,
     /// Read this first.
     pub notice: String,
+    pub service: String,
     /// Oldest first.
     pub lines: Vec<LogLineOut>,
     /// True when lines were cut (by tail, or a message by length).
