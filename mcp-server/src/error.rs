@@ -31,6 +31,9 @@ pub enum ErrorCode {
     Unavailable,
     /// A check ran and did not pass (e.g. verify_recovery); details carry the measurements.
     CheckFailed,
+    /// A check could not judge: the measurements it needs (e.g. request latency from
+    /// served requests) did not arrive; details say what was missing.
+    InsufficientEvidence,
     /// The operation was attempted and failed.
     Failed,
     /// The tool does not exist (or is hidden by the server's flags).
@@ -59,7 +62,7 @@ impl ErrorCode {
             ErrorCode::PlanMismatch | ErrorCode::PlanUsed | ErrorCode::Conflict => 409,
             ErrorCode::PlanExpired => 410,
             ErrorCode::NotFound | ErrorCode::UnknownTool => 404,
-            ErrorCode::CheckFailed => 422,
+            ErrorCode::CheckFailed | ErrorCode::InsufficientEvidence => 422,
             ErrorCode::RateLimited => 429,
             ErrorCode::Failed => 500,
             ErrorCode::Unavailable => 503,
@@ -76,6 +79,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::CheckFailed => "check_failed",
+            ErrorCode::InsufficientEvidence => "insufficient_evidence",
             ErrorCode::Failed => "failed",
             ErrorCode::UnknownTool => "unknown_tool",
             ErrorCode::ApprovalRequired => "approval_required",

@@ -22,7 +22,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use audit::{ApprovalNeeded, Plan};
-pub use context::{ApplyCx, Client, Ops, PlanCx, Progress, TargetCx};
+pub use context::{ApplyCx, Client, Fence, Ops, PlanCx, Progress, TargetCx};
 
 use crate::caller::Caller;
 use crate::catalogue::{self, Capacity};
@@ -241,7 +241,13 @@ impl Road {
         let allowed: Vec<_> = targets.iter().map(ContainerDetail::target).collect();
         let cx = ApplyCx {
             targets: &targets,
-            ops: Ops::new(self.ops.as_ref(), &allowed, &self.telemetry),
+            ops: Ops::new(
+                self.ops.as_ref(),
+                &allowed,
+                &self.telemetry,
+                client.fence.as_deref(),
+                &targets,
+            ),
             reads: self.reads.as_ref(),
             store: &store,
             caller,

@@ -117,10 +117,10 @@ pub async fn health_word(
 
 /// The fleet as `list_services` returns it (also the `quantumstate://fleet` resource).
 pub async fn fleet_overview(app: &App) -> ToolResult<ServiceList> {
-    let list = app.fleet().list().await?;
+    let (list, truncated) = crate::text::cap(app.fleet().list().await?, crate::text::MAX_LIST);
     let summaries = futures::future::join_all(list.into_iter().map(|c| summary(app, c))).await;
     Ok(ServiceList {
         services: summaries,
-        truncated: false,
+        truncated,
     })
 }

@@ -5,17 +5,23 @@
 //! A drop-in for the original runner: same indices, same statuses, and an `executing`
 //! document without `runner_started_at` (the original agents' hand-off) is picked up.
 //! An action whose runner died is retried after its lease, or failed — never lost, never
-//! run by two runners at once.
+//! run by two runners at once, and its side effect never repeated: each claim is a fence
+//! (`claim`), and a retry first looks whether the earlier attempt had already acted.
 
+mod claim;
+mod drill;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use quantumstate_store::{ActionStatus, Claim, RemediationAction, RemediationResult};
+use quantumstate_store::{ActionStatus, AuditRecord, Claim, RemediationAction, RemediationResult};
 
 use crate::app::App;
 use crate::caller::Caller;
 use crate::error::{ToolError, ToolResult};
-use crate::mutation::{Client, Mutation, Outcome, Request, Stage};
+use crate::mutation::{Client, Fence, Mutation, Outcome, Request, Stage};
 use crate::tools::remediation::queue::RunnerAction;
 
 /// How often the queue is polled.
@@ -41,6 +47,7 @@ pub async fn run(app: App) {
     let shutdown = app.shutdown().clone();
     let mut quiet_errors = 0u32;
     let mut ticks = 0u64;
+    let mut claims = 0u64;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -62,8 +69,10 @@ pub async fn run(app: App) {
         {
             app.telemetry().queue_depth(depth);
         }
+        // Every claim has its own id: the fence a stale attempt of this same process
+        // cannot pass either.
         let claim = Claim {
-            runner_id: id.clone(),
+            runner_id: format!("{id}/{}", claims + 1),
             now: Utc::now(),
             lease: chrono::Duration::seconds(app.config().runner_lease.as_secs() as i64),
             max_attempts: MAX_ATTEMPTS,
@@ -71,7 +80,8 @@ pub async fn run(app: App) {
         match store.claim_action(&claim).await {
             Ok(Some(action)) => {
                 quiet_errors = 0;
-                execute(&app, &id, action).await;
+                claims += 1;
+                execute(&app, &claim.runner_id, action).await;
             }
             Ok(None) => quiet_errors = 0,
             Err(e) => {
@@ -86,12 +96,48 @@ pub async fn run(app: App) {
     tracing::info!(runner = %id, "remediation runner stopped");
 }
 
-/// Runs one claimed action to completion and records it.
+/// Runs one claimed action to completion and records it. An action an earlier claim
+/// began to act on (its intent is recorded) is first looked at: if the change shows on
+/// the targets, only the bookkeeping is finished.
 pub async fn execute(app: &App, runner_id: &str, a: RemediationAction) {
     tracing::info!(exec_id = %a.exec_id, action = %a.action, service = %a.service, attempt = a.attempts, "executing");
+    drill::pause(drill::Step::Claimed).await;
     let started = a.runner_started_at.unwrap_or_else(Utc::now);
-    let renew = keep_lease(app.clone(), a.exec_id.clone(), runner_id.to_string());
-    let (outcome, stage) = perform(app, &a).await;
+    let fence = Arc::new(claim::ClaimFence::new(
+        app.clone(),
+        &a.exec_id,
+        runner_id,
+        a.attempts,
+    ));
+    let renew = keep_lease(
+        app.clone(),
+        a.exec_id.clone(),
+        runner_id.to_string(),
+        fence.lost_flag(),
+    );
+    let earlier = match &a.intent {
+        Some(intent) => Some(claim::effect_of(app, intent).await),
+        None => None,
+    };
+    let (outcome, docker_used) = match earlier {
+        Some(Ok(Some(what))) => {
+            let line = format!(
+                "completed without acting again: attempt {} had already acted ({what})",
+                a.intent
+                    .as_ref()
+                    .and_then(|i| i["attempt"].as_u64())
+                    .unwrap_or(0)
+            );
+            audit_settled(app, &a, &line).await;
+            (Ok(line), true)
+        }
+        Some(Err(e)) => (Err(e), false),
+        Some(Ok(None)) | None => {
+            let (outcome, stage) = perform(app, &a, fence.clone()).await;
+            (outcome, stage == Stage::Applied)
+        }
+    };
+    drill::pause(drill::Step::Applied).await;
     renew.abort();
     let (status, output) = match outcome {
         Ok(out) => (ActionStatus::Executed, out),
@@ -109,8 +155,9 @@ pub async fn execute(app: &App, runner_id: &str, a: RemediationAction) {
         runner_started_at: Some(started),
         runner_output: Some(output),
         executed_at: Some(now),
-        // Only an action that reached its apply step can have used Docker.
-        docker_used: stage == Stage::Applied,
+        // Only an action that reached its apply step (or found its earlier attempt's
+        // change) can have used Docker.
+        docker_used,
     };
     match app.store().await {
         Ok(store) => match store.complete_action(runner_id, &result).await {
@@ -128,17 +175,67 @@ pub async fn execute(app: &App, runner_id: &str, a: RemediationAction) {
     }
 }
 
-/// Renews the lease every quarter lease while the action runs.
-fn keep_lease(app: App, exec_id: String, runner_id: String) -> tokio::task::JoinHandle<()> {
+/// The audit record of an action finished without acting again (the earlier attempt's
+/// own record stays `started`: it never learnt its outcome).
+async fn audit_settled(app: &App, a: &RemediationAction, line: &str) {
+    let Ok(store) = app.store().await else {
+        return;
+    };
+    let rec = AuditRecord {
+        id: quantumstate_store::new_id("aud"),
+        timestamp: Utc::now(),
+        who: Caller::runner(a.requested_by.as_deref()).name,
+        approved_by: None,
+        tool: RunnerAction::of(a)
+            .map(|(k, _)| k.as_str().to_string())
+            .unwrap_or_else(|_| a.action.clone()),
+        arguments: serde_json::json!({"exec_id": a.exec_id, "service": a.service, "action": a.action}),
+        dry_run: false,
+        outcome: quantumstate_store::Outcome::Ok,
+        service: Some(a.service.clone()),
+        plan_id: None,
+        detail: Some(line.to_string()),
+        duration_ms: 0,
+        repeats: None,
+        first_seen: None,
+    };
+    if let Err(e) = store.put_audit(&rec).await {
+        tracing::error!(exec_id = %a.exec_id, error = %e, "could not audit the finished action");
+    }
+}
+
+/// Renews the lease every quarter lease while the action runs. A renewal that finds the
+/// claim gone, or that cannot confirm it for half a lease, marks it lost: the fence then
+/// stops the action before its next side effect.
+fn keep_lease(
+    app: App,
+    exec_id: String,
+    runner_id: String,
+    lost: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
     let lease = app.config().runner_lease;
     tokio::spawn(async move {
+        let mut confirmed = tokio::time::Instant::now();
         loop {
             tokio::time::sleep(lease / 4).await;
             let until = Utc::now() + chrono::Duration::milliseconds(lease.as_millis() as i64);
-            if let Ok(store) = app.store().await
-                && let Ok(false) = store.renew_lease(&exec_id, &runner_id, until).await
-            {
-                break;
+            let renewed = match app.store().await {
+                Ok(store) => store.renew_lease(&exec_id, &runner_id, until).await.ok(),
+                Err(_) => None,
+            };
+            match renewed {
+                Some(true) => confirmed = tokio::time::Instant::now(),
+                Some(false) => {
+                    tracing::warn!(%exec_id, "the claim is gone; stopping before the next change");
+                    lost.store(true, Ordering::SeqCst);
+                    break;
+                }
+                None if confirmed.elapsed() > lease / 2 => {
+                    tracing::warn!(%exec_id, "cannot renew the claim; stopping before the next change");
+                    lost.store(true, Ordering::SeqCst);
+                    break;
+                }
+                None => {}
             }
         }
     })
@@ -146,7 +243,11 @@ fn keep_lease(app: App, exec_id: String, runner_id: String) -> tokio::task::Join
 
 /// Runs the action's mutation on the road, as the runner on behalf of who queued it;
 /// returns its output line and how far it got.
-async fn perform(app: &App, a: &RemediationAction) -> (ToolResult<String>, Stage) {
+async fn perform(
+    app: &App,
+    a: &RemediationAction,
+    fence: Arc<claim::ClaimFence>,
+) -> (ToolResult<String>, Stage) {
     let (kind, action) = match RunnerAction::of(a) {
         Ok(x) => x,
         Err(e) => return (Err(e), Stage::Refused),
@@ -160,14 +261,19 @@ async fn perform(app: &App, a: &RemediationAction) -> (ToolResult<String>, Stage
         plan_id: None,
     };
     let road = app.road();
-    let none = Client::none();
+    let client = Client {
+        fence: Some(fence as Arc<dyn Fence>),
+        ..Client::none()
+    };
     match action {
-        RunnerAction::Restart(m) => summarise(road.run_staged(&caller, req, &m, none).await, &m),
+        RunnerAction::Restart(m) => summarise(road.run_staged(&caller, req, &m, client).await, &m),
         RunnerAction::RestartDependency(m) => {
-            summarise(road.run_staged(&caller, req, &m, none).await, &m)
+            summarise(road.run_staged(&caller, req, &m, client).await, &m)
         }
-        RunnerAction::Rollback(m) => summarise(road.run_staged(&caller, req, &m, none).await, &m),
-        RunnerAction::ScaleCache(m) => summarise(road.run_staged(&caller, req, &m, none).await, &m),
+        RunnerAction::Rollback(m) => summarise(road.run_staged(&caller, req, &m, client).await, &m),
+        RunnerAction::ScaleCache(m) => {
+            summarise(road.run_staged(&caller, req, &m, client).await, &m)
+        }
     }
 }
 

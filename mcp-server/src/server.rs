@@ -130,6 +130,7 @@ impl QsServer {
                 .extensions
                 .get::<Arc<McpConsent>>()
                 .map(|c| c.clone() as Arc<dyn crate::policy::Consent>),
+            fence: None,
         };
         self.app.road().run(&caller, req, m, client).await
     }

@@ -59,8 +59,9 @@ pub struct HealthReport {
     pub cpu_percent: f64,
     /// Errors per minute over the last 60 s.
     pub error_rate: f64,
-    /// p95 latency of business requests over the last 60 s, ms (0 when none).
-    pub request_latency_ms: f64,
+    /// p95 latency of business requests over the last 60 s, ms; null when none were
+    /// served (no requests is no measurement, not a fast one).
+    pub request_latency_ms: Option<f64>,
     pub requests_per_min: f64,
     pub dependencies: Vec<DependencyView>,
     pub active_faults: Vec<FaultView>,

@@ -128,7 +128,8 @@ impl Metrics {
             gauge!(names::MEMORY_LIMIT_BYTES).set(health.memory_limit_mb * MIB);
             gauge!(names::CPU_PERCENT).set(health.cpu_percent);
             gauge!(names::ERROR_RATE).set(health.error_rate);
-            gauge!(names::LATENCY_P95_MS).set(health.request_latency_ms);
+            // NaN, as a summary's quantile with no observations: no requests, no p95.
+            gauge!(names::LATENCY_P95_MS).set(health.request_latency_ms.unwrap_or(f64::NAN));
             gauge!(names::REQUESTS_PER_MIN).set(health.requests_per_min);
             gauge!(names::HEALTH_STATUS).set(match health.status {
                 Status::Healthy => 0.0,

@@ -306,6 +306,16 @@ impl Store for ElasticStore {
         queue::renew(&self.es, exec_id, runner_id, until).await
     }
 
+    async fn record_intent(
+        &self,
+        exec_id: &str,
+        runner_id: &str,
+        until: DateTime<Utc>,
+        intent: &serde_json::Value,
+    ) -> Result<bool> {
+        queue::intend(&self.es, exec_id, runner_id, until, intent).await
+    }
+
     async fn complete_action(&self, runner_id: &str, result: &RemediationResult) -> Result<bool> {
         queue::complete(&self.es, runner_id, result).await
     }

@@ -175,6 +175,15 @@ pub trait Store: Send + Sync + 'static {
         runner_id: &str,
         until: DateTime<Utc>,
     ) -> Result<bool>;
+    /// Records what the holder is about to do (and extends its lease), only if
+    /// `runner_id` still holds the claim; false (nothing written) when it does not.
+    async fn record_intent(
+        &self,
+        exec_id: &str,
+        runner_id: &str,
+        until: DateTime<Utc>,
+        intent: &serde_json::Value,
+    ) -> Result<bool>;
     /// Writes the final status and the result document, only if `runner_id` still holds
     /// the claim. Returns false (and writes nothing) when it does not.
     async fn complete_action(&self, runner_id: &str, result: &RemediationResult) -> Result<bool>;

@@ -280,6 +280,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn record_intent(
+        &self,
+        exec_id: &str,
+        runner_id: &str,
+        until: DateTime<Utc>,
+        intent: &serde_json::Value,
+    ) -> Result<bool> {
+        let (id, runner, intent) = (exec_id.to_string(), runner_id.to_string(), intent.clone());
+        self.write(move |tx, _| queue::intend(tx, &id, &runner, until, intent))
+            .await
+    }
+
     async fn complete_action(&self, runner_id: &str, result: &RemediationResult) -> Result<bool> {
         let (runner, result) = (runner_id.to_string(), result.clone());
         self.write(move |tx, _| queue::complete(tx, &runner, &result))

@@ -48,6 +48,7 @@ fn action(exec_id: &str, at: DateTime<Utc>, status: ActionStatus) -> Remediation
         runner_id: None,
         lease_until: None,
         params: serde_json::Value::Null,
+        intent: None,
     }
 }
 
@@ -644,6 +645,31 @@ pub async fn queue_claims_once(s: Arc<dyn Store>) {
         !s.renew_lease(&again.exec_id, "runner-y", later)
             .await
             .unwrap()
+    );
+    // Only the holder records its intent; a later claim reads it back.
+    let intent = serde_json::json!({"claim": "runner-x", "attempt": 2, "targets": [{"name": "payment-service"}]});
+    assert!(
+        !s.record_intent(&again.exec_id, "runner-y", later, &intent)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.get_action(&again.exec_id).await.unwrap().unwrap().intent,
+        None
+    );
+    assert!(
+        s.record_intent(
+            &again.exec_id,
+            "runner-x",
+            later + Duration::minutes(5),
+            &intent
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(
+        s.get_action(&again.exec_id).await.unwrap().unwrap().intent,
+        Some(intent)
     );
     // Runner-x dies. Its action (attempt 2 of 2) is retired; the other eighteen get their
     // second attempt; once those leases run out too, everything is retired, none lost.

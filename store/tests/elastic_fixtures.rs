@@ -299,6 +299,7 @@ fn action(id: &str, ms: i64) -> RemediationAction {
         runner_id: None,
         lease_until: None,
         params: Value::Null,
+        intent: None,
     }
 }
 fn claim(now: DateTime<Utc>) -> Claim {

@@ -201,9 +201,19 @@ pub struct HttpServer {
 
 impl HttpServer {
     pub async fn start(store: &TempStore, extra_args: &[&str]) -> anyhow::Result<HttpServer> {
+        HttpServer::start_env(store, extra_args, &[]).await
+    }
+
+    /// As `start`, with extra environment variables.
+    pub async fn start_env(
+        store: &TempStore,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<HttpServer> {
         let port = free_port()?;
         let mut cmd = Command::new(bin("quantumstate-mcp")?);
         qs_env(&mut cmd, store);
+        cmd.envs(env.iter().copied());
         cmd.arg("http")
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))

@@ -367,6 +367,7 @@ async fn the_runner_executes_an_action_queued_the_original_way_within_2s() {
             runner_id: None,
             lease_until: None,
             params: Value::Null,
+            intent: None,
         };
         store.enqueue_action(&action).await?;
         let claimed = poll_until(

@@ -208,87 +208,227 @@ async fn a_locked_store_gives_clear_errors_and_the_scraper_loses_nothing() {
     .await;
 }
 
+/// Where a `kill -9` lands in the runner's run of one restart.
+#[derive(Debug, Clone, Copy)]
+enum KillAt {
+    /// Claimed, nothing recorded yet (drill pause `claimed`).
+    Claimed,
+    /// The intent is recorded, the Docker call not yet made (drill pause `intent`).
+    Intent,
+    /// Docker is restarting the container (its `kill` event has come).
+    During,
+    /// The restart is done, the result not yet written (drill pause `applied`).
+    Applied,
+}
+
+/// Docker's `start` events for `container` since `since` (RFC 3339).
+async fn starts_since(container: &str, since: &str) -> anyhow::Result<usize> {
+    let until = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let out = docker(&[
+        "events",
+        "--since",
+        since,
+        "--until",
+        &until,
+        "--filter",
+        &format!("container={container}"),
+        "--filter",
+        "event=start",
+        "--format",
+        "{{.Action}}",
+    ])
+    .await?;
+    Ok(out.lines().filter(|l| l.trim() == "start").count())
+}
+
+/// One restart queued, the server killed at `at`, the next server finishing it: the
+/// container started exactly once, one executed result that used Docker, one `ok` audit.
+async fn kill_at(store: &TempStore, at: KillAt) -> anyhow::Result<()> {
+    let svc = "payment-service";
+    let args = [
+        "--runner-lease-secs",
+        "4",
+        "--restart-budget",
+        "20/300s",
+        "--approval",
+        "off",
+    ];
+    let drill = match at {
+        KillAt::Claimed => Some("claimed:20000"),
+        KillAt::Intent => Some("intent:20000"),
+        KillAt::During => None,
+        KillAt::Applied => Some("applied:20000"),
+    };
+    let env: Vec<(&str, &str)> = drill
+        .map(|d| ("QS_DRILL_RUNNER_PAUSE", d))
+        .into_iter()
+        .collect();
+    let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let t0 = quantumstate_tests::started_at(svc).await?;
+    // Docker's kill events for the container, as they happen.
+    let mut events = tokio::process::Command::new("docker")
+        .args([
+            "events",
+            "--filter",
+            &format!("container={svc}"),
+            "--filter",
+            "event=kill",
+            "--format",
+            "{{.Action}}",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut kills = tokio::io::BufReader::new(events.stdout.take().context("events stdout")?);
+    let server = HttpServer::start_env(store, &args, &env).await?;
+    let (code, body) = server
+        .call(
+            "remediate",
+            json!({"service": svc, "action": "restart_service"}),
+        )
+        .await?;
+    ensure!(code == 200, "{code} {body}");
+    let exec_id = body["result"]["exec_id"]
+        .as_str()
+        .context("exec_id")?
+        .to_string();
+    let s = quantumstate_store::open(&StoreSpec::Sqlite(store.path())).await?;
+    let action = |s: &quantumstate_store::DynStore| {
+        let (s, id) = (s.clone(), exec_id.clone());
+        async move { s.get_action(&id).await.ok().flatten() }
+    };
+    let reached = match at {
+        KillAt::Claimed => {
+            poll_until(
+                Duration::from_secs(10),
+                Duration::from_millis(10),
+                || async {
+                    action(&s).await.is_some_and(|a| {
+                        a.status == ActionStatus::Executing && a.runner_id.is_some()
+                    })
+                },
+            )
+            .await
+        }
+        KillAt::Intent => {
+            poll_until(
+                Duration::from_secs(10),
+                Duration::from_millis(10),
+                || async { action(&s).await.is_some_and(|a| a.intent.is_some()) },
+            )
+            .await
+        }
+        KillAt::During => {
+            use tokio::io::AsyncBufReadExt;
+            let mut line = String::new();
+            tokio::time::timeout(Duration::from_secs(15), kills.read_line(&mut line))
+                .await
+                .is_ok_and(|r| r.is_ok() && line.trim() == "kill")
+        }
+        KillAt::Applied => {
+            poll_until(
+                Duration::from_secs(20),
+                Duration::from_millis(50),
+                || async {
+                    quantumstate_tests::started_at(svc)
+                        .await
+                        .is_ok_and(|t| t != t0)
+                },
+            )
+            .await
+        }
+    };
+    ensure!(
+        reached,
+        "{at:?}: the runner got there: {:?}",
+        action(&s).await
+    );
+    server.kill9().await?;
+    let _ = events.kill().await;
+    let at_kill = action(&s).await.context("action")?;
+    ensure!(
+        at_kill.status == ActionStatus::Executing,
+        "{at:?}: killed before the result was written: {at_kill:?}"
+    );
+
+    let server = HttpServer::start_env(store, &args, &[]).await?;
+    let done = poll_until(
+        Duration::from_secs(60),
+        Duration::from_millis(250),
+        || async {
+            action(&s)
+                .await
+                .is_some_and(|a| matches!(a.status, ActionStatus::Executed | ActionStatus::Failed))
+        },
+    )
+    .await;
+    let a = action(&s).await.context("action")?;
+    ensure!(
+        done && a.status == ActionStatus::Executed,
+        "{at:?}: finished once: {a:?}"
+    );
+    let result = s
+        .get_result(&exec_id)
+        .await?
+        .context("one result document")?;
+    ensure!(result.docker_used, "{at:?}: {result:?}");
+    let starts = starts_since(svc, &since).await?;
+    ensure!(
+        starts == 1,
+        "{at:?}: the container started {starts} times, not once: {a:?}"
+    );
+    let settled = result
+        .runner_output
+        .as_deref()
+        .unwrap_or("")
+        .contains("without acting again");
+    let expect_settled = matches!(at, KillAt::During | KillAt::Applied);
+    ensure!(
+        settled == expect_settled,
+        "{at:?}: {:?}",
+        result.runner_output
+    );
+    let page = s
+        .list_audit(&quantumstate_store::AuditFilter {
+            tool: Some("restart_service".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await?;
+    let ok = page
+        .items
+        .iter()
+        .filter(|r| {
+            r.outcome == quantumstate_store::Outcome::Ok
+                && r.arguments["exec_id"] == exec_id.as_str()
+        })
+        .count();
+    ensure!(
+        ok == 1,
+        "{at:?}: exactly one completed run is audited: {:?}",
+        page.items
+    );
+    eprintln!(
+        "{at:?}: attempts {}, {:?}",
+        a.attempts, result.runner_output
+    );
+    server.kill9().await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_while_the_runner_holds_an_action_loses_nothing_and_runs_it_once() {
+async fn kill_9_at_each_step_of_a_restart_restarts_it_exactly_once() {
     with_fleet(|_fleet| async move {
         let store = TempStore::new()?;
         store.seed().await?;
-        let lease = ["--runner-lease-secs", "4"];
-        let server = HttpServer::start(&store, &lease).await?;
-        let (code, body) = server
-            .call(
-                "remediate",
-                json!({"service": "payment-service", "action": "restart_service"}),
-            )
-            .await?;
-        ensure!(code == 200, "{code} {body}");
-        let exec_id = body["result"]["exec_id"]
-            .as_str()
-            .context("exec_id")?
-            .to_string();
-        let s = quantumstate_store::open(&StoreSpec::Sqlite(store.path())).await?;
-        let held = poll_until(
-            Duration::from_secs(5),
-            Duration::from_millis(10),
-            || async {
-                s.get_action(&exec_id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .is_some_and(|a| a.status == ActionStatus::Executing && a.runner_id.is_some())
-            },
-        )
-        .await;
-        ensure!(held, "the runner claimed it");
-        server.kill9().await?;
-        let after_kill = s.get_action(&exec_id).await?.context("action")?;
-        eprintln!(
-            "at kill -9: status {:?}, attempts {}",
-            after_kill.status, after_kill.attempts
-        );
-
-        let server = HttpServer::start(&store, &lease).await?;
-        let done = poll_until(
-            Duration::from_secs(45),
-            Duration::from_millis(250),
-            || async {
-                s.get_action(&exec_id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .is_some_and(|a| {
-                        matches!(a.status, ActionStatus::Executed | ActionStatus::Failed)
-                    })
-            },
-        )
-        .await;
-        let a = s.get_action(&exec_id).await?.context("action")?;
-        ensure!(done, "finished after the restart: {a:?}");
-        ensure!(a.status == ActionStatus::Executed, "{a:?}");
-        ensure!(a.attempts <= 2, "at most one retry: {a:?}");
-        let result = s
-            .get_result(&exec_id)
-            .await?
-            .context("one result document")?;
-        ensure!(result.docker_used, "{result:?}");
-        let page = s
-            .list_audit(&quantumstate_store::AuditFilter {
-                tool: Some("restart_service".into()),
-                limit: 10,
-                ..Default::default()
-            })
-            .await?;
-        let ok = page
-            .items
-            .iter()
-            .filter(|r| r.outcome == quantumstate_store::Outcome::Ok)
-            .count();
-        ensure!(
-            ok == 1,
-            "exactly one completed run is audited: {:?}",
-            page.items
-        );
-        server.kill9().await?;
+        for at in [
+            KillAt::Claimed,
+            KillAt::Intent,
+            KillAt::During,
+            KillAt::Applied,
+        ] {
+            kill_at(&store, at).await?;
+        }
         Ok(())
     })
     .await;

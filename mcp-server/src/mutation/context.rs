@@ -104,6 +104,8 @@ pub struct Ops<'a> {
     fleet: &'a dyn FleetOps,
     allowed: &'a [Target],
     telemetry: &'a Telemetry,
+    fence: Option<&'a dyn Fence>,
+    targets: &'a [ContainerDetail],
 }
 
 impl<'a> Ops<'a> {
@@ -111,15 +113,29 @@ impl<'a> Ops<'a> {
         fleet: &'a dyn FleetOps,
         allowed: &'a [Target],
         telemetry: &'a Telemetry,
+        fence: Option<&'a dyn Fence>,
+        targets: &'a [ContainerDetail],
     ) -> Ops<'a> {
         Ops {
             fleet,
             allowed,
             telemetry,
+            fence,
+            targets,
         }
     }
 
-    fn admitted(&self, t: &Target) -> ToolResult<()> {
+    /// Before every side effect: the target was admitted, and the fence (if any) still
+    /// lets this call act.
+    async fn admitted(&self, t: &Target) -> ToolResult<()> {
+        self.admitted_target(t)?;
+        match self.fence {
+            Some(f) => f.before_side_effect(self.targets).await,
+            None => Ok(()),
+        }
+    }
+
+    fn admitted_target(&self, t: &Target) -> ToolResult<()> {
         if self
             .allowed
             .iter()
@@ -141,52 +157,52 @@ impl<'a> Ops<'a> {
     }
 
     pub async fn restart(&self, t: &Target, grace: Duration) -> ToolResult<()> {
-        self.admitted(t)?;
+        self.admitted(t).await?;
         self.docker(self.fleet.restart(t, grace).await)
     }
 
     pub async fn stop(&self, t: &Target, grace: Duration) -> ToolResult<()> {
-        self.admitted(t)?;
+        self.admitted(t).await?;
         self.docker(self.fleet.stop(t, grace).await)
     }
 
     pub async fn start(&self, t: &Target) -> ToolResult<()> {
-        self.admitted(t)?;
+        self.admitted(t).await?;
         self.docker(self.fleet.start(t).await)
     }
 
     pub async fn kill(&self, t: &Target) -> ToolResult<()> {
-        self.admitted(t)?;
+        self.admitted(t).await?;
         self.docker(self.fleet.kill(t).await)
     }
 
     pub async fn pause(&self, t: &Target) -> ToolResult<()> {
-        self.admitted(t)?;
+        self.admitted(t).await?;
         self.docker(self.fleet.pause(t).await)
     }
 
     pub async fn unpause(&self, t: &Target) -> ToolResult<()> {
-        self.admitted(t)?;
+        self.admitted(t).await?;
         self.docker(self.fleet.unpause(t).await)
     }
 
     pub async fn set_memory_limit(&self, t: &Target, bytes: i64) -> ToolResult<()> {
-        self.admitted(t)?;
+        self.admitted(t).await?;
         self.docker(self.fleet.set_memory_limit(t, bytes).await)
     }
 
     pub async fn disconnect(&self, t: &Target, network: &str) -> ToolResult<()> {
-        self.admitted(t)?;
+        self.admitted(t).await?;
         self.docker(self.fleet.disconnect(t, network).await)
     }
 
     pub async fn connect(&self, t: &Target, network: &str, aliases: Vec<String>) -> ToolResult<()> {
-        self.admitted(t)?;
+        self.admitted(t).await?;
         self.docker(self.fleet.connect(t, network, aliases).await)
     }
 
     pub async fn recreate(&self, t: &Target, change: &Recreate) -> ToolResult<ContainerDetail> {
-        self.admitted(t)?;
+        self.admitted(t).await?;
         self.docker(self.fleet.recreate(t, change).await)
     }
 }
@@ -197,6 +213,17 @@ impl<'a> Ops<'a> {
 pub struct Client {
     pub progress: Progress,
     pub consent: Option<Arc<dyn Consent>>,
+    /// Checked before each side effect (the runner's claim on its action).
+    pub fence: Option<Arc<dyn Fence>>,
+}
+
+/// What may stop a call between its side effects: the runner's claim, which another
+/// runner takes over once the lease runs out. An error stops the call before it touches
+/// anything more (what it did so far stays done and is reported).
+#[async_trait::async_trait]
+pub trait Fence: Send + Sync {
+    /// Called before every fleet operation with the call's admitted targets.
+    async fn before_side_effect(&self, targets: &[ContainerDetail]) -> ToolResult<()>;
 }
 
 impl Client {

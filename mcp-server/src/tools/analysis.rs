@@ -200,7 +200,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "Verify that a service recovered: passes when memory < 65 %, errors < 2.5/min and p95 latency < 400 ms (and the service answers) hold for hold_seconds with at least 3 fresh samples, all taken after this call began (samples from before it, e.g. before the remediation, show in the curve but never count). Waits up to timeout_seconds for such a hold, sending progress notifications. On failure it is an error carrying the measured curve. Call it after every remediation, then record_incident."
+        description = "Verify that a service recovered: passes when memory < 65 %, errors < 2.5/min and p95 latency < 400 ms measured on served requests (and the service answers) hold for hold_seconds with at least 3 fresh samples, all taken after this call began (samples from before it, e.g. before the remediation, show in the curve but never count). Waits up to timeout_seconds for such a hold, sending progress notifications. On failure it is an error carrying the measured curve; insufficient_evidence when no request latency arrived at all. Call it after every remediation, then record_incident."
     )]
     pub async fn verify_recovery(
         &self,
@@ -315,6 +315,11 @@ impl QsServer {
                 )
             })
             .collect();
+        let unmeasured = !last_points.is_empty()
+            && last_points
+                .iter()
+                .filter(|p| p.t >= start)
+                .all(|p| p.request_latency_ms.is_none());
         let why = if last_points.is_empty() {
             "no samples arrived during the hold (is the scraper running?)".to_string()
         } else if last_points.len() < 3 {
@@ -334,6 +339,11 @@ impl QsServer {
             "polls": polls,
             "points": last_points,
         });
+        if unmeasured {
+            return Err(ToolError::new(ErrorCode::InsufficientEvidence, format!("{service}: no request latency was measured since this call began, so recovery cannot be judged (a service that serves no requests reports no p95)"))
+                .hint("send it traffic (or wait for its callers) and verify again; a missing figure is not a pass")
+                .details(body));
+        }
         Err(ToolError::new(ErrorCode::CheckFailed, format!("{service} did not hold recovery for {hold} s within {timeout} s: {why}"))
             .hint("read the curve: remediation may not have fixed the cause; check detect_anomalies and search_logs before acting again")
             .details(body))

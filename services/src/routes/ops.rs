@@ -59,12 +59,12 @@ fn report(state: &AppState) -> HealthReport {
     let window = telemetry.window(WINDOW_SECS);
     let per_min = 60.0 / WINDOW_SECS as f64;
     let error_rate = window.errors as f64 * per_min;
-    let p95 = window.p95_ms.unwrap_or(0.0);
+    let p95 = window.p95_ms;
     let dependencies = state.deps().report();
     let status = evaluate(&StatusInputs {
         memory_percent: mem.percent,
         error_rate,
-        p95_ms: p95,
+        p95_ms: p95.unwrap_or(0.0),
         dependency_down: dependencies.iter().any(|d| d.status != "up"),
     });
     HealthReport {
@@ -76,7 +76,7 @@ fn report(state: &AppState) -> HealthReport {
         memory_rss_mb: round2(mem.rss_mb()),
         cpu_percent: round2(telemetry.cpu_percent()),
         error_rate: round2(error_rate),
-        request_latency_ms: round2(p95),
+        request_latency_ms: p95.map(round2),
         requests_per_min: round2(window.requests as f64 * per_min),
         dependencies,
         active_faults: state.faults().list(),

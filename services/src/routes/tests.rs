@@ -86,6 +86,10 @@ async fn health_has_every_field() {
         assert!(h.get(field).is_some(), "missing {field}: {h}");
     }
     assert_eq!(h["status"], "healthy");
+    assert!(
+        h["request_latency_ms"].is_null(),
+        "no requests served yet: no p95, not 0 ms: {h}"
+    );
     assert_eq!(h["memory_limit_mb"], 4096.0);
     assert!(h["memory_rss_mb"].as_f64().unwrap() > 0.0);
     let (status, _) = call(&app, "GET", "/livez", "").await;

@@ -115,7 +115,7 @@ impl Idx {
                 "action": kw(), "status": kw(), "runner_started_at": date(),
                 "runner_output": text(), "executed_at": date(), "requested_by": kw(),
                 "attempts": {"type": "integer"}, "runner_id": kw(), "lease_until": date(),
-                "params": opaque()
+                "params": opaque(), "intent": opaque()
             }),
             Idx::C(Collection::Results) => json!({
                 "exec_id": kw(), "@timestamp": date(), "incident_id": kw(), "service": kw(),

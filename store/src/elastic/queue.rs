@@ -254,6 +254,20 @@ pub(crate) async fn renew(
     update_held(es, exec_id, runner_id, |a| a.lease_until = Some(until)).await
 }
 
+pub(crate) async fn intend(
+    es: &Es,
+    exec_id: &str,
+    runner_id: &str,
+    until: DateTime<Utc>,
+    intent: &serde_json::Value,
+) -> Result<bool> {
+    update_held(es, exec_id, runner_id, |a| {
+        a.lease_until = Some(until);
+        a.intent = Some(intent.clone());
+    })
+    .await
+}
+
 pub(crate) async fn complete(es: &Es, runner_id: &str, r: &RemediationResult) -> Result<bool> {
     let done = update_held(es, &r.exec_id, runner_id, |a| {
         a.status = r.status;

@@ -100,6 +100,11 @@ pub struct RemediationAction {
     /// Action parameters (e.g. `memory_mb` for scale_cache).
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub params: Value,
+    /// Written by the claim's runner just before its first side effect: when, by which
+    /// claim, and the targets as they were. A later claim that finds it looks at the
+    /// targets before acting again (the side effect may already have happened).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<Value>,
 }
 
 /// The outcome of one executed action (`remediation-results-quantumstate`).

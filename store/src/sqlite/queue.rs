@@ -181,6 +181,22 @@ pub fn renew(
     Ok(true)
 }
 
+pub fn intend(
+    tx: &Transaction<'_>,
+    exec_id: &str,
+    runner_id: &str,
+    until: DateTime<Utc>,
+    intent: serde_json::Value,
+) -> rusqlite::Result<bool> {
+    let Some(mut a) = held(tx, exec_id, runner_id)? else {
+        return Ok(false);
+    };
+    a.lease_until = Some(until);
+    a.intent = Some(intent);
+    write_action(tx, &a)?;
+    Ok(true)
+}
+
 pub fn complete(
     tx: &Transaction<'_>,
     runner_id: &str,

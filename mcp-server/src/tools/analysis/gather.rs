@@ -209,7 +209,9 @@ pub(super) fn judge(m: &[BeforeAfter]) -> (String, String) {
     }
 }
 
-/// A curve point per `up` sample, with the nearest other metrics at that time.
+/// A curve point per `up` sample, with the nearest other metrics at that time. A point
+/// meets the bars only with a latency measured from served requests: no requests is no
+/// evidence, never a fast p95.
 pub(super) fn curve(up: &[Point], mem: &[Point], err: &[Point], lat: &[Point]) -> Vec<CurvePoint> {
     let near = |s: &[Point], t: DateTime<Utc>| -> Option<f64> {
         s.iter()
@@ -223,7 +225,7 @@ pub(super) fn curve(up: &[Point], mem: &[Point], err: &[Point], lat: &[Point]) -
             let ok = u.v >= 0.5
                 && m.is_none_or(|v| v < analysis::RECOVERY_MEMORY)
                 && e.is_none_or(|v| v < analysis::RECOVERY_ERRORS)
-                && l.is_none_or(|v| v < analysis::RECOVERY_LATENCY_MS)
+                && l.is_some_and(|v| v < analysis::RECOVERY_LATENCY_MS)
                 && (m.is_some() || e.is_some());
             CurvePoint {
                 t: u.t,
@@ -253,11 +255,15 @@ mod tests {
         let up = vec![pt(0, 0.0), pt(1, 1.0), pt(2, 1.0)];
         let mem = vec![pt(0, 3.0), pt(1, 70.0), pt(2, 4.0)];
         let err = vec![pt(1, 0.0), pt(2, 0.0)];
-        let c = curve(&up, &mem, &err, &[]);
+        let lat = vec![pt(1, 20.0), pt(2, 25.0)];
+        let c = curve(&up, &mem, &err, &lat);
         assert_eq!(
             c.iter().map(|p| p.ok).collect::<Vec<_>>(),
             vec![false, false, true]
         );
+        // Without a latency sample (no requests served) no point counts.
+        let c = curve(&up, &mem, &err, &[]);
+        assert!(c.iter().all(|p| !p.ok), "{c:?}");
     }
 
     #[test]

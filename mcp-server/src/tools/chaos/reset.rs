@@ -88,9 +88,10 @@ impl Mutation for Reset {
                 Err(e) => lines.push(format!("{}: not reachable ({e})", c.name)),
             }
         }
+        let (services, truncated) = crate::text::cap(lines, crate::text::MAX_LIST);
         Ok(ResetOut {
-            services: lines,
-            truncated: false,
+            services,
+            truncated,
         })
     }
 

@@ -96,6 +96,7 @@ impl Mutation for Enqueue {
             runner_id: None,
             lease_until: None,
             params: self.params.clone(),
+            intent: None,
         };
         cx.store.enqueue_action(&action).await?;
         Ok(Enqueued {
