@@ -46,7 +46,10 @@ impl CpuSample {
 pub struct ContainerStats {
     pub service: String,
     pub container_id: String,
+    /// Running and not paused.
     pub running: bool,
+    /// Frozen by `docker pause` (its memory still shows; it serves nothing).
+    pub paused: bool,
     /// Percent of one CPU (100 = one core busy), as `docker stats` shows it.
     pub cpu_percent: Option<f64>,
     pub online_cpus: Option<u64>,
@@ -107,6 +110,7 @@ pub fn compute(
         service: info.name.clone(),
         container_id: info.id.clone(),
         running: mem.is_some(),
+        paused: false,
         cpu_percent: match (prev, cur) {
             (Some(p), Some(c)) => cpu_percent(p, c),
             _ => None,

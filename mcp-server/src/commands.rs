@@ -26,7 +26,8 @@ use crate::{reaper, runner};
 /// How long shutdown waits for background tasks.
 const DRAIN: Duration = Duration::from_secs(5);
 
-/// Starts the runner (unless disabled) and the reaper; neither runs in read-only mode.
+/// Starts the reaper (always: expired faults end even when only a read-only server is up)
+/// and the runner (unless disabled or read-only).
 fn start_background(app: &App) {
     // Opening the store now means the first tool call does not wait for it.
     let warm = app.clone();
@@ -35,11 +36,8 @@ fn start_background(app: &App) {
             tracing::warn!(error = %e.message, "store not available yet; tools will say so and it will be retried");
         }
     });
-    if app.config().read_only {
-        return;
-    }
     app.tasks().spawn(reaper::run(app.clone()));
-    if app.config().run_runner {
+    if app.config().run_runner && !app.config().read_only {
         app.tasks().spawn(runner::run(app.clone()));
     }
 }

@@ -250,7 +250,7 @@ async fn a_container_fault_with_a_5s_ttl_is_undone_by_itself() {
             .mcp
             .ok(
                 "inject_fault",
-                json!({"service": "inventory-service", "kind": "pause", "ttl_seconds": 5}),
+                json!({"service": "inventory-service", "kind": "pause", "ttl_seconds": 8}),
             )
             .await?;
         ensure!(r["result"]["level"] == "container", "{r}");
@@ -265,6 +265,23 @@ async fn a_container_fault_with_a_5s_ttl_is_undone_by_itself() {
                 .is_some_and(|f| f.iter().any(|x| x["kind"] == "pause")),
             "{listed}"
         );
+        // A paused container is said to be paused, and the service's own faults, which
+        // cannot be asked for, are said to be missing.
+        ensure!(
+            listed["unreachable"]
+                .as_array()
+                .is_some_and(|u| u.iter().any(|x| x["service"] == "inventory-service"
+                    && x["reason"].as_str().unwrap_or("").contains("paused"))),
+            "{listed}"
+        );
+        let stats = st
+            .mcp
+            .ok("container_stats", json!({"service": "inventory-service"}))
+            .await?;
+        ensure!(
+            stats["paused"] == true && stats["running"] == false,
+            "{stats}"
+        );
         let undone = poll_until(
             Duration::from_secs(20),
             Duration::from_millis(500),
@@ -275,7 +292,7 @@ async fn a_container_fault_with_a_5s_ttl_is_undone_by_itself() {
             },
         )
         .await;
-        ensure!(undone, "the reaper unpaused it after 5 s");
+        ensure!(undone, "the reaper unpaused it after 8 s");
         let audit = st
             .mcp
             .ok("list_audit", json!({"tool": "undo_fault"}))
@@ -292,7 +309,7 @@ async fn a_container_fault_with_a_5s_ttl_is_undone_by_itself() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_kill_9_the_next_server_undoes_an_expired_container_fault() {
+async fn after_kill_9_the_next_read_only_server_undoes_an_expired_container_fault() {
     with_fleet(|_fleet| async move {
         let store = TempStore::new()?;
         // Approvals are tested on their own; here the kill is the drill's premise.
@@ -312,7 +329,8 @@ async fn after_kill_9_the_next_server_undoes_an_expired_container_fault() {
             state("inventory-service").await? == "exited",
             "still down while no server runs"
         );
-        let server = HttpServer::start(&store, &[]).await?;
+        // The next server is read-only: its reaper still ends the expired fault.
+        let server = HttpServer::start(&store, &["--read-only"]).await?;
         let back = poll_until(
             Duration::from_secs(30),
             Duration::from_millis(500),
@@ -323,7 +341,10 @@ async fn after_kill_9_the_next_server_undoes_an_expired_container_fault() {
             },
         )
         .await;
-        ensure!(back, "the restarted server's reaper started it again");
+        ensure!(
+            back,
+            "the restarted (read-only) server's reaper started it again"
+        );
         let (_, audit) = server
             .call("list_audit", json!({"tool": "undo_fault"}))
             .await?;

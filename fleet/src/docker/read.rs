@@ -146,7 +146,13 @@ impl FleetRead for DockerFleet {
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(info.id.clone(), c.clone());
         }
-        Ok(stats::compute(&info, &raw, prev.as_ref(), cur.as_ref()))
+        // Docker's stats of a paused container look like a running one's: ask its state.
+        let i = self.inspect_id(&info.id).await?;
+        let d = detail(info, &i);
+        let mut out = stats::compute(&d.info, &raw, prev.as_ref(), cur.as_ref());
+        out.paused = d.paused;
+        out.running = d.running && out.running;
+        Ok(out)
     }
 
     async fn logs(&self, service: &str, opts: LogOptions) -> FleetResult<Vec<RawLog>> {

@@ -83,8 +83,16 @@ pub struct FaultOut {
 pub struct FaultList {
     pub faults: Vec<FaultOut>,
     pub truncated: bool,
-    /// Services whose faults could not be read (not running, not answering).
-    pub unreachable: Vec<String>,
+    /// Services whose faults could not be read, and why (paused, stopped, not answering):
+    /// their faults are not in `faults`.
+    pub unreachable: Vec<NotAsked>,
+}
+
+/// A service whose own faults could not be asked for.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NotAsked {
+    pub service: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -157,6 +165,10 @@ impl QsServer {
             .filter(|c| only.as_ref().is_none_or(|o| *o == c.name))
         {
             if c.state != "running" {
+                unreachable.push(NotAsked {
+                    service: c.name.clone(),
+                    reason: format!("the container is {}", c.state),
+                });
                 continue;
             }
             match probe::get(c, "/faults").await {
@@ -194,7 +206,14 @@ impl QsServer {
                         });
                     }
                 }
-                _ => unreachable.push(c.name.clone()),
+                Ok((url, resp)) => unreachable.push(NotAsked {
+                    service: c.name.clone(),
+                    reason: format!("{url} answered {}", resp.status()),
+                }),
+                Err(e) => unreachable.push(NotAsked {
+                    service: c.name.clone(),
+                    reason: e,
+                }),
             }
         }
         let store = self.app.store().await?;
