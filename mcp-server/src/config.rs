@@ -159,6 +159,8 @@ pub struct HttpConfig {
     pub console_actions: bool,
     pub session_idle: Duration,
     pub mutation_rate_per_min: u32,
+    /// Open MCP sessions at most, in all and per caller.
+    pub max_sessions: (usize, usize),
 }
 
 impl Config {
@@ -239,23 +241,19 @@ impl Config {
                         "--session-idle-secs must be 10 to 86400",
                     ));
                 }
+                if h.max_sessions == 0 || h.max_sessions_per_token == 0 {
+                    return Err(ToolError::invalid(
+                        "--max-sessions and --max-sessions-per-token must be at least 1",
+                    ));
+                }
                 Some(HttpConfig {
                     listen,
-                    allowed_hosts: h
-                        .allowed_hosts
-                        .iter()
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty())
-                        .collect(),
-                    allowed_origins: h
-                        .allowed_origins
-                        .iter()
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty())
-                        .collect(),
+                    allowed_hosts: cli::cleaned(&h.allowed_hosts),
+                    allowed_origins: cli::cleaned(&h.allowed_origins),
                     console_actions: h.console_actions,
                     session_idle: Duration::from_secs(h.session_idle_secs),
                     mutation_rate_per_min: h.mutation_rate_per_min.max(1),
+                    max_sessions: (h.max_sessions, h.max_sessions_per_token),
                 })
             }
         };

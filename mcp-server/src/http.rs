@@ -7,6 +7,7 @@ mod approvals;
 mod auth;
 mod console;
 mod mcp_answers;
+mod sessions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +41,8 @@ pub struct HttpState {
     pub tasks: Arc<Tasks>,
     pub dispatcher: Arc<Dispatcher>,
     pub sessions: Arc<LocalSessionManager>,
+    /// Who opened each MCP session (for the per-caller cap).
+    pub owners: Arc<sessions::Owners>,
     pub cfg: Arc<HttpConfig>,
 }
 
@@ -73,12 +76,17 @@ pub fn router(app: App, cfg: HttpConfig) -> (Router, HttpState) {
         dispatcher,
         app,
         sessions,
+        owners: sessions::owners(),
         cfg: Arc::new(cfg),
     };
     let protected = Router::new()
         .nest_service("/mcp", mcp)
         // Applies to /mcp only: routes added below come after it.
         .layer(axum::middleware::from_fn(mcp_answers::correct))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            sessions::cap,
+        ))
         .route("/api/tools", get(api::list_tools))
         .route("/api/tools/{name}", post(api::call_tool))
         .route("/api/approvals", get(approvals::list))

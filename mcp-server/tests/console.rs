@@ -28,6 +28,7 @@ fn http_config(console_actions: bool) -> HttpConfig {
         console_actions,
         session_idle: Duration::from_secs(600),
         mutation_rate_per_min: 30,
+        max_sessions: (1000, 200),
     }
 }
 

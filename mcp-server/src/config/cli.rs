@@ -179,9 +179,23 @@ pub struct HttpOpts {
     #[arg(long, env = "QS_CONSOLE_ACTIONS")]
     pub console_actions: bool,
     /// Close MCP sessions idle for this many seconds.
-    #[arg(long, env = "QS_SESSION_IDLE_SECS", default_value_t = 600)]
+    #[arg(long, env = "QS_SESSION_IDLE_SECS", default_value_t = 300)]
     pub session_idle_secs: u64,
+    /// Open MCP sessions at most; a new one beyond it is 503 with Retry-After.
+    #[arg(long, env = "QS_MAX_SESSIONS", default_value_t = 1000)]
+    pub max_sessions: usize,
+    /// Open MCP sessions per token (per caller) at most.
+    #[arg(long, env = "QS_MAX_SESSIONS_PER_TOKEN", default_value_t = 200)]
+    pub max_sessions_per_token: usize,
     /// Mutating calls allowed per client per minute.
     #[arg(long, env = "QS_MUTATION_RATE", default_value_t = 30)]
     pub mutation_rate_per_min: u32,
+}
+
+/// Trimmed, non-empty entries of a comma-separated list option.
+pub fn cleaned(v: &[String]) -> Vec<String> {
+    v.iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
