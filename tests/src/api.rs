@@ -72,14 +72,17 @@ impl Api {
             "io.modelcontextprotocol/protocolVersion": "2026-07-28",
             "io.modelcontextprotocol/clientCapabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}},
         });
-        let r = self
+        let mut r = self
             .http
             .post(format!("{}/mcp", self.base))
             .bearer_auth(key)
             .header("accept", "application/json, text/event-stream")
             .header("mcp-protocol-version", "2026-07-28")
-            .header("mcp-method", method)
-            .header("mcp-name", name)
+            .header("mcp-method", method);
+        if !name.is_empty() {
+            r = r.header("mcp-name", name);
+        }
+        let r = r
             .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
             .send()
             .await?;
