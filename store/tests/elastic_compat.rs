@@ -273,3 +273,49 @@ async fn the_original_agents_actions_are_claimed_and_completed() {
             .docker_used
     );
 }
+
+/// An original index created by another writer, with keyword fields and no analyzer of
+/// ours: the store adds the fields it lacks with a built-in analyzer (a real cluster, like
+/// the emulator, refuses a mapping naming `qs_words` there).
+#[tokio::test]
+async fn fields_added_to_an_original_index_use_only_built_in_analyzers() {
+    let emu = Emulator::start().await;
+    {
+        let mut st = emu.state.lock().unwrap();
+        let original = json!({"mappings": {"properties": {
+            "id": {"type": "keyword"}, "service": {"type": "keyword"},
+            "title": {"type": "text"}, "@timestamp": {"type": "date"}
+        }}});
+        let (status, body) = docs::create_index(&mut st, "incidents-quantumstate", &original);
+        assert_eq!(status, 200, "{body}");
+        // Our analyzer is refused on it, as on a cluster.
+        let ours = json!({"properties": {"x": {"type": "text", "analyzer": "qs_words"}}});
+        assert_eq!(
+            support::emulator::fields::unknown_analyzer(
+                &ours,
+                &st.indices["incidents-quantumstate"].settings
+            ),
+            Some("qs_words".to_string())
+        );
+    }
+    let s = emu.store();
+    s.list_incidents(&IncidentFilter {
+        limit: 1,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let m = emu.state.lock().unwrap().indices["incidents-quantumstate"]
+        .mappings
+        .clone();
+    let props = &m["properties"];
+    assert!(
+        props.get("anomaly_type").is_some(),
+        "the missing field was added: {m}"
+    );
+    assert!(!m.to_string().contains("qs_words"), "{m}");
+    assert_eq!(
+        props["service"]["type"], "keyword",
+        "existing fields untouched: {m}"
+    );
+}

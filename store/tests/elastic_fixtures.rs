@@ -2,8 +2,12 @@
 //! fixture file per operation (`tests/fixtures/elasticsearch/<name>.json`): every request
 //! must match the fixture's method, path with query string and JSON body exactly.
 //!
-//! `QS_RECORD_FIXTURES=1` rewrites these fixtures from the emulator (after the `prep`
-//! step, which is not recorded); review the diff before committing it.
+//! The fixtures are snapshots of the emulator (`tests/support/emulator`), not recordings
+//! of a real cluster: they pin what this backend sends and how it reads the answers.
+//! `QS_RECORD_FIXTURES=1` rewrites them from the emulator (after the `prep` step, which is
+//! not recorded); a fixture that changed fails its test (review the diff, then run again
+//! without the variable), so recording never turns a failing comparison into a pass, and
+//! it is refused under CI.
 
 #![allow(clippy::unwrap_used)]
 
@@ -29,6 +33,10 @@ macro_rules! case {
         async fn $name() {
             let name = stringify!($name);
             if std::env::var("QS_RECORD_FIXTURES").is_ok() {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "QS_RECORD_FIXTURES is refused under CI: fixtures are compared there, never rewritten"
+                );
                 let emu = Emulator::start().await;
                 $prep(&*emu.store()).await;
                 emu.state.lock().unwrap().log.clear();
@@ -64,6 +72,12 @@ fn write_fixture(name: &str, emu: &Emulator) {
             .replace('\n', "\n  ")
     );
     std::fs::write(&path, text).unwrap();
+    assert_eq!(
+        old["exchanges"],
+        exchanges,
+        "{name}: the exchanges changed and the fixture was rewritten; review `git diff {}` and run again without QS_RECORD_FIXTURES",
+        path.display()
+    );
 }
 
 async fn nothing(_: &dyn Store) {}

@@ -189,6 +189,29 @@ fn text_kw() -> Value {
     json!({"type": "text", "analyzer": "english",
            "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}}})
 }
+/// Fields added to an index someone else created: our own analyzer (`qs_words`) exists only
+/// in the indices we create, and a real cluster refuses a mapping naming an analyzer the
+/// index lacks (`mapper_parsing_exception`), so such fields use the built-in `simple`.
+pub fn for_existing_index(mut v: Value) -> Value {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    if k == "analyzer" && x == "qs_words" {
+                        *x = Value::from("simple");
+                    } else {
+                        walk(x);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut v);
+    v
+}
+
 /// A keyword with a `.words` sub-field, so `payment-service` and `memory_leak_progressive`
 /// also match the words `payment` and `memory leak`.
 fn kw_words() -> Value {

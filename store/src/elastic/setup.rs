@@ -95,7 +95,7 @@ async fn check(es: &Es, idx: Idx, name: &str, body: &Value) -> Result<Ready> {
             Method::Put,
             &format!("/{name}/_mapping"),
             &[],
-            json!({"properties": additions}),
+            super::mappings::for_existing_index(json!({"properties": additions})),
         )
         .await?;
         tracing::info!(

@@ -162,6 +162,11 @@ fn terms(
 ) -> Result<Value, String> {
     let field = body["field"].as_str().unwrap_or_default();
     let (base, kind) = resolve(mappings, field);
+    if matches!(kind, Kind::Text(_)) {
+        return Err(format!(
+            "Text fields are not optimised for operations that require per-document field data like aggregations and sorting: [{field}] is a text field (use a keyword field)"
+        ));
+    }
     let mut groups: Vec<(Value, Vec<Hit>)> = Vec::new();
     for h in docs {
         let mut vs = values(&h.source, &base);

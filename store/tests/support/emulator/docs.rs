@@ -43,6 +43,17 @@ pub fn create_index(st: &mut State, name: &str, body: &Value) -> Reply {
         r.1["error"]["index"] = json!(name);
         return r;
     }
+    let settings = body.get("settings").cloned().unwrap_or(json!({}));
+    if let Some(a) = body
+        .get("mappings")
+        .and_then(|m| super::fields::unknown_analyzer(m, &settings))
+    {
+        return err(
+            400,
+            "mapper_parsing_exception",
+            &format!("analyzer [{a}] has not been configured in mappings"),
+        );
+    }
     let mut ix = new_index(st, name);
     if let Some(m) = body.get("mappings") {
         ix.mappings = m.clone();

@@ -126,6 +126,11 @@ pub fn analyze(analyzer: &str, text: &str) -> Vec<String> {
     match analyzer {
         "keyword" => vec![text.to_string()],
         "qs_words" => words(true),
+        "simple" => text
+            .split(|c: char| !c.is_alphabetic())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect(),
         "english" => words(false)
             .into_iter()
             .filter(|w| !STOP.contains(&w.as_str()))
@@ -185,4 +190,34 @@ pub fn stem(w: &str) -> String {
         s.push('i');
     }
     s
+}
+
+/// Analyzers Elasticsearch has without configuration.
+const BUILT_IN: [&str; 8] = [
+    "standard",
+    "simple",
+    "whitespace",
+    "stop",
+    "keyword",
+    "pattern",
+    "english",
+    "fingerprint",
+];
+
+/// The first analyzer a mapping names that is neither built in nor defined in the index's
+/// settings (a real cluster refuses such a mapping).
+pub fn unknown_analyzer(mapping: &Value, settings: &Value) -> Option<String> {
+    let defined = |n: &str| {
+        BUILT_IN.contains(&n)
+            || settings["analysis"]["analyzer"].get(n).is_some()
+            || settings["index"]["analysis"]["analyzer"].get(n).is_some()
+    };
+    match mapping {
+        Value::Object(m) => m.iter().find_map(|(k, v)| match (k.as_str(), v) {
+            ("analyzer" | "search_analyzer", Value::String(n)) if !defined(n) => Some(n.clone()),
+            _ => unknown_analyzer(v, settings),
+        }),
+        Value::Array(a) => a.iter().find_map(|v| unknown_analyzer(v, settings)),
+        _ => None,
+    }
 }

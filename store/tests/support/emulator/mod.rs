@@ -219,6 +219,14 @@ fn handle(state: &Arc<Mutex<State>>, method: Method, uri: Uri, body: Bytes) -> R
             None => missing(index),
         },
         ("PUT", [index, "_mapping"]) => match (json_body(), st.indices.get_mut(*index)) {
+            (Ok(b), Some(ix)) if fields::unknown_analyzer(&b, &ix.settings).is_some() => {
+                let name = fields::unknown_analyzer(&b, &ix.settings).unwrap_or_default();
+                err(
+                    400,
+                    "mapper_parsing_exception",
+                    &format!("analyzer [{name}] has not been configured in mappings"),
+                )
+            }
             (Ok(b), Some(ix)) => {
                 for (k, v) in b["properties"].as_object().into_iter().flatten() {
                     ix.mappings["properties"][k] = v.clone();

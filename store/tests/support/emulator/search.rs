@@ -185,6 +185,19 @@ pub fn search(name: &str, ix: &Index, body: &Value) -> Reply {
             "Result window is too large, from + size must be less than or equal to: [10000]",
         );
     }
+    // As a cluster: no field data on text fields, so no sorting by them.
+    if let Some((f, _)) = sort_keys(&body["sort"])
+        .into_iter()
+        .find(|(f, _)| matches!(resolve(&ix.mappings, f).1, Kind::Text(_)))
+    {
+        return err(
+            400,
+            "illegal_argument_exception",
+            &format!(
+                "Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on [{f}] in order to load field data by uninverting the inverted index."
+            ),
+        );
+    }
     sort_hits(&mut hits, &body["sort"], &ix.mappings);
     let aggregations = match body.get("aggs") {
         Some(a) => {
@@ -223,6 +236,12 @@ pub fn search(name: &str, ix: &Index, body: &Value) -> Reply {
         "hits": {"total": {"value": hits.len(), "relation": "eq"},
                  "max_score": if sorted { None } else { max }, "hits": page}
     });
+    // `track_total_hits: false` leaves the total out, as a cluster does.
+    if body.get("track_total_hits") == Some(&Value::Bool(false))
+        && let Some(h) = out["hits"].as_object_mut()
+    {
+        h.remove("total");
+    }
     if let Some(a) = aggregations {
         out["aggregations"] = a;
     }
