@@ -104,7 +104,7 @@ pub struct ToolError {
     pub retry_after_seconds: Option<u64>,
     /// Measurements or other structured context (e.g. the recovery curve).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub details: Option<Value>,
+    pub details: Option<Box<Value>>,
 }
 
 /// The envelope every surface uses for errors: `{"error": {...}}`.
@@ -156,7 +156,7 @@ impl ToolError {
     }
 
     pub fn details(mut self, details: Value) -> ToolError {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
