@@ -181,14 +181,32 @@ async fn audit_settled(app: &App, a: &RemediationAction, line: &str) {
     let Ok(store) = app.store().await else {
         return;
     };
+    let tool = RunnerAction::of(a)
+        .map(|(k, _)| k.as_str().to_string())
+        .unwrap_or_else(|_| a.action.clone());
+    // The earlier attempt may have recorded its outcome before it died: one `ok` only.
+    let earlier = store
+        .list_audit(&quantumstate_store::AuditFilter {
+            tool: Some(tool.clone()),
+            service: Some(a.service.clone()),
+            limit: 200,
+            ..Default::default()
+        })
+        .await;
+    if earlier.is_ok_and(|p| {
+        p.items.iter().any(|r| {
+            r.outcome == quantumstate_store::Outcome::Ok
+                && r.arguments["exec_id"] == a.exec_id.as_str()
+        })
+    }) {
+        return;
+    }
     let rec = AuditRecord {
         id: quantumstate_store::new_id("aud"),
         timestamp: Utc::now(),
         who: Caller::runner(a.requested_by.as_deref()).name,
         approved_by: None,
-        tool: RunnerAction::of(a)
-            .map(|(k, _)| k.as_str().to_string())
-            .unwrap_or_else(|_| a.action.clone()),
+        tool,
         arguments: serde_json::json!({"exec_id": a.exec_id, "service": a.service, "action": a.action}),
         dry_run: false,
         outcome: quantumstate_store::Outcome::Ok,
