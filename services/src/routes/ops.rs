@@ -71,7 +71,8 @@ fn report(state: &AppState) -> HealthReport {
         service: config.service_name.clone(),
         version: config.version.clone(),
         status,
-        uptime_seconds: round2(telemetry.uptime().as_secs_f64()),
+        // Milliseconds: a service asked within 5 ms of starting is up, not 0.00 s.
+        uptime_seconds: (telemetry.uptime().as_secs_f64() * 1000.0).round() / 1000.0,
         memory_percent: round2(mem.percent),
         memory_rss_mb: round2(mem.rss_mb()),
         cpu_percent: round2(telemetry.cpu_percent()),
