@@ -319,3 +319,95 @@ async fn fields_added_to_an_original_index_use_only_built_in_analyzers() {
         "existing fields untouched: {m}"
     );
 }
+
+/// A bulk whose samples were stored but whose rollup update was refused: sent again (as
+/// the scraper does after an error), the minute's rollup counts every sample once; sent a
+/// third time, nothing changes.
+#[tokio::test]
+async fn a_batch_sent_again_after_its_rollup_failed_completes_the_minute_once() {
+    let (emu, s) = prepared().await;
+    let t = at("2026-02-13T14:05:00Z");
+    let batch: Vec<Metric> = (0..6)
+        .map(|i| {
+            Metric::measured(
+                t + Duration::seconds(10 * i),
+                "payment-service",
+                "us-east-1",
+                MetricType::MemoryPercent,
+                40.0 + i as f64,
+            )
+        })
+        .collect();
+    emu.state.lock().unwrap().refuse_bulk_updates = true;
+    let e = s.put_metrics(&batch).await.unwrap_err();
+    assert!(e.to_string().contains("429"), "{e}");
+    emu.state.lock().unwrap().refuse_bulk_updates = false;
+    let rollups = "quantumstate-internal-metric-rollups";
+    assert!(
+        emu.all(rollups).is_empty(),
+        "the refused update wrote nothing"
+    );
+    assert_eq!(
+        emu.all("metrics-quantumstate").len(),
+        6,
+        "the samples were stored"
+    );
+
+    assert_eq!(s.put_metrics(&batch).await.unwrap(), 0, "no sample is new");
+    let check = |emu: &Emulator| {
+        let all = emu.all(rollups);
+        assert_eq!(all.len(), 1, "{all:?}");
+        let r = &all[0].1;
+        assert_eq!(r["n"], 6, "{r}");
+        assert_eq!(r["vsum"].as_f64(), Some(255.0), "{r}");
+        assert_eq!(r["vmin"].as_f64(), Some(40.0), "{r}");
+        assert_eq!(r["vmax"].as_f64(), Some(45.0), "{r}");
+        assert_eq!(r["vlast"].as_f64(), Some(45.0), "{r}");
+    };
+    check(&emu);
+    // A mixed batch: three samples already counted and one new.
+    let mut more = batch[3..].to_vec();
+    more.push(Metric::measured(
+        t + Duration::seconds(55),
+        "payment-service",
+        "us-east-1",
+        MetricType::MemoryPercent,
+        50.0,
+    ));
+    assert_eq!(s.put_metrics(&more).await.unwrap(), 1);
+    let all = emu.all(rollups);
+    assert_eq!(all[0].1["n"], 7, "{}", all[0].1);
+    assert_eq!(all[0].1["vsum"].as_f64(), Some(305.0));
+    s.put_metrics(&more).await.unwrap();
+    assert_eq!(
+        emu.all(rollups)[0].1["n"],
+        7,
+        "a third send changes nothing"
+    );
+}
+
+/// The emulator refuses a URL parameter the cluster does not know, so a typo in what the
+/// backend sends fails every test that goes through it.
+#[tokio::test]
+async fn an_unknown_url_parameter_is_refused_as_a_cluster_refuses_it() {
+    let emu = Emulator::start().await;
+    let http = reqwest::Client::new();
+    let bad = http
+        .post(format!("{}/_bulk?refesh=true", emu.url))
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(
+        body["error"]["reason"], "request [/_bulk] contains unrecognized parameter: [refesh]",
+        "{body}"
+    );
+    let good = http
+        .get(format!("{}/some-index/_doc/x?realtime=true", emu.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(good.status(), 404, "a known parameter passes to the API");
+}

@@ -141,7 +141,8 @@ impl Idx {
                 "@timestamp": date(), "service": kw(), "region": kw(), "metric_type": kw(),
                 "unit": kw(), "n": {"type": "long"}, "vsum": dbl(), "vmin": dbl(),
                 "vmax": dbl(), "vfirst": dbl(), "first_ts": {"type": "long"}, "vlast": dbl(),
-                "last_ts": {"type": "long"}, "mean": dbl(), "scenario": {"type": "boolean"}
+                "last_ts": {"type": "long"}, "mean": dbl(), "scenario": {"type": "boolean"},
+                "seen": {"type": "long", "index": false, "doc_values": false}
             }),
             Idx::Budgets => json!({"key": kw(), "uses": {"type": "long"}}),
             Idx::Tasks => json!({

@@ -19,18 +19,30 @@ use crate::model::{Collection, Metric, MetricType};
 use crate::query::*;
 
 pub(crate) use crate::rules::MINUTE_MS;
+/// Samples of one type in one minute a rebuild lists (the scraper's fastest, 0.1 s, is 600).
+const MAX_PER_MINUTE: usize = 1_000;
 pub(crate) const METRICS: Idx = Idx::C(Collection::Metrics);
 
-/// Merges a partial minute into a stored rollup (the upsert holds the first one).
-pub(crate) const ROLLUP_MERGE: &str = "// qs:rollup-merge v1\n\
+/// Merges samples into a stored rollup (the upsert holds the first ones). Each sample is
+/// counted once: the rollup keeps the millisecond times it has counted (`seen`), so a
+/// batch sent again after a partial failure completes the minute and never doubles it.
+pub(crate) const ROLLUP_MERGE: &str = "// qs:rollup-merge v2\n\
 def s = ctx._source; def p = params;\n\
-s.n += p.n; s.vsum += p.vsum;\n\
-if (p.vmin < s.vmin) { s.vmin = p.vmin; }\n\
-if (p.vmax > s.vmax) { s.vmax = p.vmax; }\n\
-if (p.first_ts < s.first_ts) { s.vfirst = p.vfirst; s.first_ts = p.first_ts; }\n\
-if (p.last_ts >= s.last_ts) { s.vlast = p.vlast; s.last_ts = p.last_ts; }\n\
-s.mean = s.vsum / s.n;\n\
-if (p.scenario) { s.scenario = true; }";
+if (s.seen == null) { s.seen = []; }\n\
+int added = 0;\n\
+for (def x : p.samples) {\n\
+  long ts = ((Number) x[0]).longValue(); double v = ((Number) x[1]).doubleValue();\n\
+  if (s.seen.contains(ts)) { continue; }\n\
+  s.seen.add(ts); added++; s.n += 1; s.vsum += v;\n\
+  if (v < s.vmin) { s.vmin = v; }\n\
+  if (v > s.vmax) { s.vmax = v; }\n\
+  if (ts < s.first_ts) { s.vfirst = v; s.first_ts = ts; }\n\
+  if (ts >= s.last_ts) { s.vlast = v; s.last_ts = ts; }\n\
+}\n\
+if (added == 0) { ctx.op = 'noop'; } else {\n\
+  s.mean = s.vsum / s.n;\n\
+  if (p.scenario) { s.scenario = true; }\n\
+}";
 
 /// The id of a sample: the same measurement sent twice is one document.
 fn metric_id(m: &Metric) -> String {
@@ -56,6 +68,10 @@ struct Partial {
     vlast: f64,
     last_ts: i64,
     scenario: bool,
+    /// The millisecond times of the samples counted, one per time.
+    seen: Vec<i64>,
+    /// Their values, beside `seen`, when the partial came from ingest (empty when rebuilt).
+    values: Vec<f64>,
 }
 
 impl Partial {
@@ -75,10 +91,17 @@ impl Partial {
             vlast: 0.0,
             last_ts: i64::MIN,
             scenario: false,
+            seen: Vec::new(),
+            values: Vec::new(),
         }
     }
 
     fn add(&mut self, ts: i64, v: f64, scenario: bool) {
+        if self.seen.contains(&ts) {
+            return;
+        }
+        self.seen.push(ts);
+        self.values.push(v);
         self.n += 1;
         self.vsum += v;
         self.vmin = self.vmin.min(v);
@@ -103,16 +126,16 @@ impl Partial {
             "unit": self.unit, "n": self.n, "vsum": self.vsum, "vmin": self.vmin,
             "vmax": self.vmax, "vfirst": self.vfirst, "first_ts": self.first_ts,
             "vlast": self.vlast, "last_ts": self.last_ts,
-            "mean": self.vsum / self.n.max(1) as f64, "scenario": self.scenario
+            "mean": self.vsum / self.n.max(1) as f64, "scenario": self.scenario,
+            "seen": self.seen
         })
     }
 
     fn merge_op(&self, index: &str) -> Op {
-        let params = json!({
-            "n": self.n, "vsum": self.vsum, "vmin": self.vmin, "vmax": self.vmax,
-            "vfirst": self.vfirst, "first_ts": self.first_ts, "vlast": self.vlast,
-            "last_ts": self.last_ts, "scenario": self.scenario
-        });
+        let samples: Vec<Value> = (self.seen.iter().zip(&self.values))
+            .map(|(t, v)| json!([t, v]))
+            .collect();
+        let params = json!({"samples": samples, "scenario": self.scenario});
         Op::Update {
             index: index.into(),
             id: self.id(),
@@ -124,8 +147,9 @@ impl Partial {
     }
 }
 
-/// Stores finite samples; returns how many were new. Rollups are merged only for the
-/// samples that were actually created, so a retried batch never counts twice.
+/// Stores finite samples; returns how many were new. Every stored sample, new or already
+/// there, is merged into its minute's rollup, which counts each sample time once: a batch
+/// whose samples were stored but whose rollup update failed completes it when sent again.
 pub(crate) async fn put(es: &Es, docs: &[Metric]) -> Result<usize> {
     let finite: Vec<&Metric> = docs.iter().filter(|m| m.value.is_finite()).collect();
     if finite.is_empty() {
@@ -148,8 +172,8 @@ pub(crate) async fn put(es: &Es, docs: &[Metric]) -> Result<usize> {
     let mut failure = None;
     for (m, o) in finite.iter().zip(outcomes) {
         match o {
-            Outcome::Done => {
-                stored += 1;
+            Outcome::Done | Outcome::Exists => {
+                stored += usize::from(matches!(o, Outcome::Done));
                 let ts = ms(m.timestamp);
                 let minute = ts.div_euclid(MINUTE_MS) * MINUTE_MS;
                 let key = (
@@ -162,7 +186,6 @@ pub(crate) async fn put(es: &Es, docs: &[Metric]) -> Result<usize> {
                     .or_insert_with(|| Partial::new(m, minute))
                     .add(ts, m.value, m.source.as_deref() == Some("scenario"));
             }
-            Outcome::Exists => {}
             Outcome::Failed(e) => {
                 failure.get_or_insert(e);
             }
@@ -287,7 +310,8 @@ pub(crate) async fn delete_scenario(es: &Es, service: &str) -> Result<u64> {
                   "_source": {"includes": ["@timestamp", "value", "region", "unit"]}}},
         "last": {"top_hits": {"size": 1, "sort": [desc("@timestamp")],
                  "_source": {"includes": ["@timestamp", "value"]}}},
-        "scenario": {"filter": term("source", "scenario")}
+        "scenario": {"filter": term("source", "scenario")},
+        "seen": {"terms": {"field": "@timestamp", "size": MAX_PER_MINUTE}}
     });
     let r = search(
         es,
@@ -360,5 +384,13 @@ fn rebuilt(service: &str, mt: &str, b: &Value) -> Option<Partial> {
             .and_then(Value::as_u64)
             .unwrap_or(0)
             > 0,
+        seen: b
+            .pointer("/seen/buckets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| k.get("key").and_then(Value::as_i64))
+            .collect(),
+        values: Vec::new(),
     })
 }

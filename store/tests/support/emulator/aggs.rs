@@ -170,6 +170,10 @@ fn terms(
     let mut groups: Vec<(Value, Vec<Hit>)> = Vec::new();
     for h in docs {
         let mut vs = values(&h.source, &base);
+        if matches!(kind, Kind::Date) {
+            // Dates group by their epoch millisecond, as Elasticsearch keys them.
+            vs = vs.iter().filter_map(date_ms).map(|m| json!(m)).collect();
+        }
         if vs.is_empty() {
             match body.get("missing") {
                 Some(m) => vs.push(m.clone()),
@@ -206,13 +210,15 @@ fn terms(
         } else {
             k
         };
-        buckets.push(with_subs(
-            json!({"key": key, "doc_count": g.len()}),
-            spec,
-            &g,
-            mappings,
-            ctx,
-        )?);
+        let mut bucket = json!({"key": key, "doc_count": g.len()});
+        if let (Kind::Date, Some(m)) = (&kind, bucket["key"].as_i64()) {
+            bucket["key_as_string"] = json!(
+                chrono::DateTime::from_timestamp_millis(m)
+                    .unwrap_or_default()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            );
+        }
+        buckets.push(with_subs(bucket, spec, &g, mappings, ctx)?);
     }
     Ok(json!({"doc_count_error_upper_bound": 0, "sum_other_doc_count": other, "buckets": buckets}))
 }

@@ -195,28 +195,50 @@ pub fn get(st: &State, index: &str, id: &str) -> Reply {
 }
 
 /// The backend's rollup merge script, applied as documented for scripted updates.
-fn merge_rollup(s: &mut Value, p: &Value) {
+/// What `qs:rollup-merge v2` does: count each sample time once. `false` is Painless's
+/// `ctx.op = 'noop'` (every sample already counted).
+fn merge_rollup(s: &mut Value, p: &Value) -> bool {
     let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(0.0);
-    s["n"] = json!(s["n"].as_i64().unwrap_or(0) + p["n"].as_i64().unwrap_or(0));
-    s["vsum"] = json!(f(s, "vsum") + f(p, "vsum"));
-    if f(p, "vmin") < f(s, "vmin") {
-        s["vmin"] = p["vmin"].clone();
+    let mut seen: Vec<i64> = s["seen"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default();
+    let mut added = 0;
+    for x in p["samples"].as_array().into_iter().flatten() {
+        let (Some(ts), Some(v)) = (x[0].as_i64(), x[1].as_f64()) else {
+            continue;
+        };
+        if seen.contains(&ts) {
+            continue;
+        }
+        seen.push(ts);
+        added += 1;
+        s["n"] = json!(s["n"].as_i64().unwrap_or(0) + 1);
+        s["vsum"] = json!(f(s, "vsum") + v);
+        if v < f(s, "vmin") {
+            s["vmin"] = json!(v);
+        }
+        if v > f(s, "vmax") {
+            s["vmax"] = json!(v);
+        }
+        if (ts as f64) < f(s, "first_ts") {
+            s["vfirst"] = json!(v);
+            s["first_ts"] = json!(ts);
+        }
+        if (ts as f64) >= f(s, "last_ts") {
+            s["vlast"] = json!(v);
+            s["last_ts"] = json!(ts);
+        }
     }
-    if f(p, "vmax") > f(s, "vmax") {
-        s["vmax"] = p["vmax"].clone();
+    if added == 0 {
+        return false;
     }
-    if f(p, "first_ts") < f(s, "first_ts") {
-        s["vfirst"] = p["vfirst"].clone();
-        s["first_ts"] = p["first_ts"].clone();
-    }
-    if f(p, "last_ts") >= f(s, "last_ts") {
-        s["vlast"] = p["vlast"].clone();
-        s["last_ts"] = p["last_ts"].clone();
-    }
+    s["seen"] = json!(seen);
     s["mean"] = json!(f(s, "vsum") / f(s, "n"));
     if p["scenario"].as_bool() == Some(true) {
         s["scenario"] = json!(true);
     }
+    true
 }
 
 fn update(st: &mut State, index: &str, id: &str, body: &Value) -> Reply {
@@ -242,7 +264,7 @@ fn update(st: &mut State, index: &str, id: &str, body: &Value) -> Reply {
                 .lines()
                 .next()
                 .unwrap_or_default();
-            if marker != "// qs:rollup-merge v1" {
+            if marker != "// qs:rollup-merge v2" {
                 return err(
                     400,
                     "illegal_argument_exception",
@@ -250,7 +272,12 @@ fn update(st: &mut State, index: &str, id: &str, body: &Value) -> Reply {
                 );
             }
             let mut src = d.source.clone();
-            merge_rollup(&mut src, &script["params"]);
+            if !merge_rollup(&mut src, &script["params"]) {
+                return (
+                    200,
+                    json!({"_index": index, "_id": id, "result": "noop", "_seq_no": d.seq_no}),
+                );
+            }
             write(st, index, id, src, false, Some((d.seq_no, 1)))
         }
     }
@@ -303,6 +330,11 @@ pub fn bulk(st: &mut State, text: &str) -> Reply {
             match op.as_str() {
                 "create" => write(st, &index, &id, src, true, None),
                 "index" => write(st, &index, &id, src, false, None),
+                "update" if st.refuse_bulk_updates => err(
+                    429,
+                    "es_rejected_execution_exception",
+                    "rejected execution of coordinating operation [emulator: write queue full]",
+                ),
                 "update" => update(st, &index, &id, &src),
                 other => err(
                     400,

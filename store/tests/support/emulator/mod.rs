@@ -71,6 +71,9 @@ pub struct State {
     pub templates: BTreeMap<String, Value>,
     /// Every exchange, in the fixtures' format (see `tests/fixtures/elasticsearch/README.md`).
     pub log: Vec<Value>,
+    /// While set, every `update` in a `_bulk` is refused for load (429), as a cluster
+    /// whose write queue is full refuses some items of a bulk and takes the others.
+    pub refuse_bulk_updates: bool,
 }
 
 /// A running emulator.
@@ -169,6 +172,21 @@ fn handle(state: &Arc<Mutex<State>>, method: Method, uri: Uri, body: Bytes) -> R
         .collect();
     let seg: Vec<&str> = segs.iter().map(String::as_str).collect();
     let mut st = state.lock().unwrap();
+    if let Some(bad) = params
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .find(|k| !COMMON.contains(k) && !accepted(method.as_str(), &seg).contains(k))
+    {
+        let reply = err(
+            400,
+            "illegal_argument_exception",
+            &format!(
+                "request [{}] contains unrecognized parameter: [{bad}]",
+                uri.path()
+            ),
+        );
+        return (StatusCode::BAD_REQUEST, axum::Json(reply.1)).into_response();
+    }
     let json_body = || -> Result<Value, Reply> {
         if text.trim().is_empty() {
             return Ok(Value::Null);
@@ -284,6 +302,53 @@ fn handle(state: &Arc<Mutex<State>>, method: Method, uri: Uri, body: Bytes) -> R
     st.log
         .push(json!({"request": request, "response": {"status": status, "body": out}}));
     (StatusCode::from_u16(status).unwrap(), axum::Json(out)).into_response()
+}
+
+/// URL parameters every API takes.
+const COMMON: &[&str] = &["pretty", "human", "error_trace", "filter_path"];
+
+/// The URL parameters each emulated API takes (a subset of the cluster's own lists); any
+/// other is refused, as a cluster refuses it.
+fn accepted(method: &str, seg: &[&str]) -> &'static [&'static str] {
+    const BULK: &[&str] = &["refresh", "timeout", "wait_for_active_shards", "pipeline"];
+    const TEMPLATE: &[&str] = &["create", "master_timeout", "cause"];
+    const INDEX: &[&str] = &["timeout", "master_timeout", "wait_for_active_shards"];
+    const DOC_WRITE: &[&str] = &[
+        "refresh",
+        "op_type",
+        "if_seq_no",
+        "if_primary_term",
+        "timeout",
+        "routing",
+    ];
+    const DOC_GET: &[&str] = &["realtime", "refresh", "routing", "_source", "preference"];
+    const SEARCH: &[&str] = &[
+        "typed_keys",
+        "track_total_hits",
+        "size",
+        "from",
+        "timeout",
+        "preference",
+        "allow_no_indices",
+        "ignore_unavailable",
+    ];
+    const BY_QUERY: &[&str] = &[
+        "refresh",
+        "conflicts",
+        "wait_for_completion",
+        "slices",
+        "timeout",
+    ];
+    match (method, seg) {
+        (_, ["_bulk"]) => BULK,
+        (_, ["_index_template", _]) => TEMPLATE,
+        (_, [_]) | ("GET" | "PUT", [_, "_mapping"]) => INDEX,
+        ("GET", [_, "_doc", _]) => DOC_GET,
+        (_, [_, "_doc" | "_create", _]) => DOC_WRITE,
+        (_, [_, "_search" | "_count"]) => SEARCH,
+        (_, [_, "_delete_by_query"]) => BY_QUERY,
+        _ => &[],
+    }
 }
 
 pub fn missing(index: &str) -> Reply {
