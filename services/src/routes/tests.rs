@@ -302,6 +302,21 @@ async fn metrics_are_prometheus_text() {
         );
     }
     assert!(text.contains(r#"route="/pay",status="200"} 1"#), "{text}");
+    // A histogram (not a summary), so Prometheus computes p95 across scrapes.
+    let h = crate::metrics::names::REQUEST_DURATION_SECONDS;
+    assert!(text.contains(&format!("# TYPE {h} histogram")), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with(&format!("{h}_bucket"))
+            && l.contains(r#"le="0.005""#)
+            && l.contains(r#"route="/pay""#)),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with(&format!("{h}_count"))
+            && l.contains(r#"service="payment-service""#)
+            && l.ends_with(" 1")),
+        "{text}"
+    );
 }
 
 #[tokio::test]
