@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes a fresh Debian machine ready to build, test and demo QuantumState:
 # Docker engine + docker-compose (started with --live-restore, reusing a daemon that is
-# already up), cargo-nextest, and the pinned Python and Node test clients.
+# already up), Prometheus, cargo-nextest, and the pinned Python and Node test clients.
 # Idempotent: on a ready machine it only checks, in a few seconds.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -28,6 +28,15 @@ if ! docker_up; then
     docker_up || { echo "error: dockerd did not come up; see /var/log/quantumstate-dockerd.log" >&2; exit 1; }
 fi
 say "docker $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
+
+# --- Prometheus (the metrics-source tests run a real one) ------------------------------
+if ! command -v prometheus >/dev/null; then
+    say "installing prometheus (Debian package)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+# The package may start one on :9090 where an init system runs; the tests start their own.
+say "$(prometheus --version 2>&1 | head -1)"
 
 # --- Rust test runner ----------------------------------------------------------------
 if ! cargo nextest --version >/dev/null 2>&1; then

@@ -7,11 +7,13 @@
 use std::sync::Arc;
 
 use quantumstate_fleet::{DockerFleet, FleetOps, FleetRead};
+use quantumstate_store::source::prometheus::Prometheus;
+use quantumstate_store::source::{MetricsSource, StoreSource};
 use quantumstate_store::{DynStore, StoreHandle};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
+use crate::config::{Config, MetricsConfig};
 use crate::directory::Directory;
 use crate::error::{ToolError, ToolResult};
 use crate::mutation::Road;
@@ -26,6 +28,9 @@ pub struct App {
 struct Inner {
     config: Arc<Config>,
     store: Arc<StoreHandle>,
+    /// Prometheus when configured (`None`: the store's samples); an error if it could not
+    /// be set up, said on every metric read rather than falling back to the store.
+    prometheus: Result<Option<Arc<Prometheus>>, String>,
     reads: Arc<dyn FleetRead>,
     directory: Arc<Directory>,
     road: Road,
@@ -57,6 +62,16 @@ impl App {
             reads.clone(),
             store.clone(),
         ));
+        let prometheus = match &config.metrics {
+            MetricsConfig::Store => Ok(None),
+            MetricsConfig::Prometheus {
+                url,
+                promql,
+                timeout,
+            } => Prometheus::new(url, *timeout, promql.clone())
+                .map(|p| Some(Arc::new(p)))
+                .map_err(|e| e.to_string()),
+        };
         let telemetry = Telemetry::global();
         let road = Road::new(
             config.clone(),
@@ -70,6 +85,7 @@ impl App {
             inner: Arc::new(Inner {
                 config,
                 store,
+                prometheus,
                 reads,
                 directory,
                 road,
@@ -87,6 +103,34 @@ impl App {
     /// The store, opening it on first use (and again after a failed open).
     pub async fn store(&self) -> ToolResult<DynStore> {
         self.inner.store.get().await.map_err(ToolError::from)
+    }
+
+    /// Where metric figures are read: the configured Prometheus, or the store's samples.
+    pub async fn metrics(&self) -> ToolResult<Arc<dyn MetricsSource>> {
+        match &self.inner.prometheus {
+            Ok(Some(p)) => Ok(p.clone()),
+            Ok(None) => Ok(Arc::new(StoreSource(self.store().await?))),
+            Err(e) => Err(ToolError::unavailable(e.clone())),
+        }
+    }
+
+    /// Where the metric tools read one figure of one service: `store`, or
+    /// `prometheus (profile quantumstate)` / `prometheus (FILE:LINE)` / `prometheus (not mapped)`.
+    pub fn metric_origin(&self, service: &str, mt: quantumstate_store::MetricType) -> String {
+        match &self.inner.prometheus {
+            Ok(Some(p)) => p.origin(service, mt),
+            Ok(None) => "store".into(),
+            Err(_) => "prometheus (not set up)".into(),
+        }
+    }
+
+    /// The metrics source's description (`store ...` or `prometheus URL`).
+    pub fn metrics_description(&self) -> String {
+        match &self.inner.prometheus {
+            Ok(Some(p)) => format!("prometheus {}", p.url()),
+            Ok(None) => format!("store {}", self.store_description()),
+            Err(e) => format!("prometheus (not set up: {e})"),
+        }
     }
 
     /// The fleet's read side (no operations: see `road`).

@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 mod cli;
+mod metrics;
 
 pub use cli::{Cli, Command, HttpOpts, Opts};
+pub use metrics::MetricsConfig;
 
 use crate::caller::Scopes;
 use crate::error::{ToolError, ToolResult};
@@ -124,6 +126,8 @@ impl ApprovalMode {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub store: Option<String>,
+    /// Where the metric tools read their figures.
+    pub metrics: MetricsConfig,
     pub docker_host: Option<String>,
     /// Service names known from the start (`--services`).
     pub services: Vec<String>,
@@ -257,8 +261,14 @@ impl Config {
                 })
             }
         };
+        let metrics = MetricsConfig::parse(
+            o.metrics_source.as_deref(),
+            o.promql.as_deref(),
+            o.prometheus_timeout_ms,
+        )?;
         Ok(Config {
             store: o.store.clone(),
+            metrics,
             docker_host: o.docker_host.clone(),
             services: o
                 .services
@@ -288,6 +298,7 @@ impl Config {
     pub fn local(store: &str) -> Config {
         Config {
             store: Some(store.to_string()),
+            metrics: MetricsConfig::Store,
             docker_host: None,
             services: Vec::new(),
             read_only: false,

@@ -217,6 +217,14 @@ impl From<StoreError> for ToolError {
                 "move the damaged file aside and run `quantumstate-mcp seed` to start a fresh store",
             ),
             StoreError::Backend(_) => ToolError::failed(msg),
+            StoreError::SourceUnavailable(_) => ToolError::unavailable(msg)
+                .hint(
+                    "check that Prometheus runs and that --metrics-source names it; the next call \
+                     asks it again (nothing is read from the store instead)",
+                )
+                .retry_after(Duration::from_secs(5)),
+            StoreError::SourceRefused(_) => ToolError::failed(msg)
+                .hint("fix the template in the --promql file (or pick another profile)"),
         }
     }
 }

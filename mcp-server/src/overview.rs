@@ -1,9 +1,13 @@
 //! The fleet at a glance: every managed service with its state, health (from its own
-//! /health, else Docker's healthcheck), version, uptime and our restart count. What
+//! /health, else Docker's healthcheck), version, uptime, our restart count and where
+//! each of its figures is read. What
 //! `list_services` answers and the `quantumstate://fleet` resource shows.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use quantumstate_fleet::{ContainerDetail, ContainerInfo, probe_health};
+use quantumstate_store::MetricType;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
@@ -31,10 +35,16 @@ pub struct ServiceSummary {
     pub image: String,
     /// 127.0.0.1 port Docker publishes, when any.
     pub host_port: Option<u16>,
+    /// Where the metric tools read each figure of this service: `store`, or Prometheus
+    /// with the PromQL's origin (`prometheus (profile quantumstate)`, `prometheus
+    /// (FILE:LINE)`, `prometheus (not mapped)`).
+    pub figures_from: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ServiceList {
+    /// `store sqlite:...` or `prometheus http://...`: where figures are read.
+    pub metrics_source: String,
     pub services: Vec<ServiceSummary>,
     pub truncated: bool,
 }
@@ -68,6 +78,10 @@ async fn summary(app: &App, c: ContainerInfo) -> ServiceSummary {
         role: c.role,
         image: c.image,
         host_port: c.host_port,
+        figures_from: MetricType::ALL
+            .iter()
+            .map(|mt| (mt.as_str().to_string(), app.metric_origin(&c.name, *mt)))
+            .collect(),
     }
 }
 
@@ -120,6 +134,7 @@ pub async fn fleet_overview(app: &App) -> ToolResult<ServiceList> {
     let (list, truncated) = crate::text::cap(app.fleet().list().await?, crate::text::MAX_LIST);
     let summaries = futures::future::join_all(list.into_iter().map(|c| summary(app, c))).await;
     Ok(ServiceList {
+        metrics_source: app.metrics_description(),
         services: summaries,
         truncated,
     })

@@ -10,6 +10,7 @@ pub mod model;
 pub mod query;
 pub mod rules;
 pub mod seed;
+pub mod source;
 pub mod sqlite;
 mod text;
 
@@ -50,6 +51,12 @@ pub enum StoreError {
     Unavailable(String),
     #[error("store error: {0}")]
     Backend(String),
+    /// The metrics source (Prometheus) could not be reached or answered in time.
+    #[error("the metrics source is unavailable: {0}")]
+    SourceUnavailable(String),
+    /// The metrics source refused or could not use a query (a template to fix).
+    #[error("the metrics source refused the query: {0}")]
+    SourceRefused(String),
 }
 
 impl StoreError {
@@ -57,7 +64,10 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            StoreError::Locked { .. } | StoreError::Unavailable(_) | StoreError::ReadOnly { .. }
+            StoreError::Locked { .. }
+                | StoreError::Unavailable(_)
+                | StoreError::SourceUnavailable(_)
+                | StoreError::ReadOnly { .. }
         )
     }
 }

@@ -165,6 +165,9 @@ pub enum Resolution {
     /// One-minute rollups (min, max, sum, count, last per minute); p95 is then the p95
     /// of the per-minute means, and says so here.
     Rollup1m,
+    /// Evaluated by Prometheus at a fixed step (the scrape interval, or longer so a window
+    /// stays within 11,000 points); the summary is over those points.
+    PrometheusStep,
 }
 
 /// The answer to a `MetricQuery`.

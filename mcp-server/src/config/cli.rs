@@ -82,6 +82,22 @@ pub struct Opts {
     /// Where the data lives: sqlite:PATH (default $QS_DATA_DIR/quantumstate.db) or elasticsearch.
     #[arg(long, env = "QS_STORE", global = true)]
     pub store: Option<String>,
+    /// Where metric figures are read: store (what the scraper wrote) or prometheus=URL.
+    /// Logs, incidents, runbooks, audit and the queue stay in the store either way.
+    #[arg(long, env = "QS_METRICS_SOURCE", global = true)]
+    pub metrics_source: Option<String>,
+    /// TOML file mapping metric types to PromQL per service (profiles and templates with
+    /// {service}); default: QuantumState's own services plus cAdvisor's container metrics.
+    #[arg(long, env = "QS_PROMQL", global = true)]
+    pub promql: Option<std::path::PathBuf>,
+    /// Milliseconds a Prometheus request may take before it is an `unavailable` error.
+    #[arg(
+        long,
+        env = "QS_PROMETHEUS_TIMEOUT_MS",
+        global = true,
+        default_value_t = 5000
+    )]
+    pub prometheus_timeout_ms: u64,
     /// Docker endpoint (unix:///var/run/docker.sock, tcp://...); default DOCKER_HOST or the local socket.
     #[arg(long, env = "QS_DOCKER_HOST", global = true)]
     pub docker_host: Option<String>,

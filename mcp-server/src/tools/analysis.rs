@@ -168,6 +168,7 @@ impl QsServer {
         let limit = limit(a.limit, 10, 50, "limit")?;
         let now = Utc::now();
         let store = self.app.store().await?;
+        let source = self.app.metrics().await?;
         let page = store
             .list_deployments(&DeploymentFilter {
                 service,
@@ -183,7 +184,7 @@ impl QsServer {
                 MetricType::RequestLatencyMs,
                 MetricType::MemoryPercent,
             ] {
-                metrics.push(before_after(&store, &d.service, mt, d.at, now).await?);
+                metrics.push(before_after(&*source, &d.service, mt, d.at, now).await?);
             }
             let (verdict, explanation) = judge(&metrics);
             out.push(Correlation {
@@ -226,7 +227,7 @@ impl QsServer {
                 )));
             }
         };
-        let store = self.app.store().await?;
+        let source = self.app.metrics().await?;
         let start = Utc::now();
         let deadline = tokio::time::Instant::now() + StdDuration::from_secs(timeout as u64);
         let poll = StdDuration::from_secs_f64(self.app.config().scrape_interval.clamp(0.5, 5.0));
@@ -242,7 +243,7 @@ impl QsServer {
                 from: now - Duration::seconds(hold) - margin,
                 to: now,
             };
-            let read = |mt| store.metric_samples(&service, mt, range, MAX_SAMPLES);
+            let read = |mt| source.metric_samples(&service, mt, range, MAX_SAMPLES);
             let (up, mem, err, lat) = tokio::try_join!(
                 read(MetricType::Up),
                 read(MetricType::MemoryPercent),

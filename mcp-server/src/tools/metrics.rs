@@ -48,7 +48,8 @@ pub struct MetricsOut {
     /// The downsampled series, oldest first (each point is a bucket's start and value).
     pub points: Vec<Point>,
     pub bucket_seconds: i64,
-    /// raw, or rollup_1m for windows past 6 hours (then p95 is over 1-minute means).
+    /// raw, rollup_1m for stored windows past 6 hours (then p95 is over 1-minute means),
+    /// or prometheus_step (Prometheus evaluated the query at a fixed step; figures over those).
     pub resolution: Resolution,
     /// True when some of this data was written by `seed --scenario`, not measured.
     pub includes_scenario_data: bool,
@@ -106,7 +107,7 @@ pub struct LogsFound {
 #[tool_router(router = metrics_tools, vis = "pub(crate)")]
 impl QsServer {
     #[tool(
-        description = "Read one metric of one service over a window from the stored time series: summary (min, max, avg, p95, first, last, slope per minute) plus a downsampled series of at most max_points. Use it to see a trend detect_anomalies flagged, or to compare before and after a change."
+        description = "Read one metric of one service over a window from the metrics source (the stored time series, or Prometheus with --metrics-source): summary (min, max, avg, p95, first, last, slope per minute) plus a downsampled series of at most max_points. Use it to see a trend detect_anomalies flagged, or to compare before and after a change."
     )]
     pub async fn query_metrics(
         &self,
@@ -117,8 +118,10 @@ impl QsServer {
         let max_points = limit(a.max_points, 60, 500, "max_points")?;
         let aggregation = a.aggregation.unwrap_or_default();
         let range = w.range_ending(Utc::now());
-        let store = self.app.store().await?;
-        let r = store
+        let r = self
+            .app
+            .metrics()
+            .await?
             .query_metrics(&MetricQuery {
                 service: service.clone(),
                 metric_type: a.metric_type,

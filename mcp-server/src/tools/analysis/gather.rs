@@ -2,7 +2,10 @@
 //! deployments from the store (`gather`), detection over the fleet, a metric before and
 //! after a deployment, and the recovery curve.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
+use quantumstate_store::source::MetricsSource;
 use quantumstate_store::{
     Aggregation, DeploymentFilter, DynStore, Level, MetricQuery, MetricType, Point, TimeRange,
 };
@@ -12,10 +15,12 @@ use crate::analysis::{self, ServiceData};
 use crate::app::App;
 use crate::error::ToolResult;
 
-/// Everything `crate::analysis::assess` needs about one service, read from the store.
+/// Everything `crate::analysis::assess` needs about one service: figures from the metrics
+/// source, deployments and error logs from the store.
 pub(super) async fn gather(
     app: &App,
     store: &DynStore,
+    source: &Arc<dyn MetricsSource>,
     service: &str,
     now: DateTime<Utc>,
 ) -> ToolResult<ServiceData> {
@@ -24,9 +29,9 @@ pub(super) async fn gather(
         to: now,
     };
     let read = |mt: MetricType| {
-        let store = store.clone();
+        let source = source.clone();
         let svc = service.to_string();
-        async move { store.metric_samples(&svc, mt, range, MAX_SAMPLES).await }
+        async move { source.metric_samples(&svc, mt, range, MAX_SAMPLES).await }
     };
     let (memory, cpu, errors, latency, up) = tokio::try_join!(
         read(MetricType::MemoryPercent),
@@ -35,7 +40,7 @@ pub(super) async fn gather(
         read(MetricType::RequestLatencyMs),
         read(MetricType::Up),
     )?;
-    let scenario = store
+    let scenario = source
         .query_metrics(&MetricQuery {
             service: service.into(),
             metric_type: MetricType::Up,
@@ -85,11 +90,12 @@ pub(super) async fn gather(
 /// Detection over the given services (or all known ones).
 pub(super) async fn detect(app: &App, only: Option<String>) -> ToolResult<Detection> {
     let store = app.store().await?;
+    let source = app.metrics().await?;
     let now = Utc::now();
     let services: Vec<String> = match only {
         Some(s) => vec![s],
         None => {
-            let mut v: Vec<String> = store
+            let mut v: Vec<String> = source
                 .metric_services(now - analysis::BASELINE_SPAN - analysis::RECENT_SPAN)
                 .await?
                 .into_iter()
@@ -105,7 +111,7 @@ pub(super) async fn detect(app: &App, only: Option<String>) -> ToolResult<Detect
     let mut verdicts = Vec::new();
     let mut anomalies = Vec::new();
     for svc in services {
-        let data = gather(app, &store, &svc, now).await?;
+        let data = gather(app, &store, &source, &svc, now).await?;
         let a = analysis::assess(&data);
         verdicts.push(ServiceVerdict {
             service: svc,
@@ -132,7 +138,7 @@ pub(super) async fn detect(app: &App, only: Option<String>) -> ToolResult<Detect
 }
 
 pub(super) async fn before_after(
-    store: &DynStore,
+    source: &dyn MetricsSource,
     service: &str,
     mt: MetricType,
     at: DateTime<Utc>,
@@ -145,14 +151,14 @@ pub(super) async fn before_after(
         aggregation: Aggregation::Avg,
         max_points: 0,
     };
-    let before = store
+    let before = source
         .query_metrics(&q(
             at - Duration::minutes(10),
             at - Duration::milliseconds(1),
         ))
         .await?
         .summary;
-    let after = store
+    let after = source
         .query_metrics(&q(at, (at + Duration::minutes(10)).min(now)))
         .await?
         .summary;
