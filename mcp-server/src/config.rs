@@ -261,21 +261,11 @@ impl Config {
                 })
             }
         };
-        let metrics = MetricsConfig::parse(
-            o.metrics_source.as_deref(),
-            o.promql.as_deref(),
-            o.prometheus_timeout_ms,
-        )?;
         Ok(Config {
             store: o.store.clone(),
-            metrics,
+            metrics: MetricsConfig::from_opts(o)?,
             docker_host: o.docker_host.clone(),
-            services: o
-                .services
-                .iter()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
+            services: cli::cleaned(&o.services),
             read_only: o.read_only,
             disable_destructive: o.disable_destructive,
             toolsets,

@@ -23,6 +23,15 @@ pub enum MetricsConfig {
 }
 
 impl MetricsConfig {
+    /// From `--metrics-source`, `--promql` and `--prometheus-timeout-ms`.
+    pub fn from_opts(o: &super::Opts) -> ToolResult<MetricsConfig> {
+        MetricsConfig::parse(
+            o.metrics_source.as_deref(),
+            o.promql.as_deref(),
+            o.prometheus_timeout_ms,
+        )
+    }
+
     /// Parses the two options together.
     pub fn parse(
         source: Option<&str>,

@@ -14,6 +14,11 @@ use toml::Spanned;
 use crate::model::MetricType;
 use crate::{Result, StoreError};
 
+/// p95 from the OpenTelemetry request-duration histogram (ours and real services').
+const LATENCY_P95: &str = r#"1000 * histogram_quantile(0.95, sum by (le) (rate(http_server_request_duration_seconds_bucket{service="{service}"}[1m])))"#;
+/// Prometheus's own scrape health of the service's target.
+const UP: &str = r#"max(up{service="{service}"})"#;
+
 /// Our own services (`qs-service`): gauges of their health figures, counters, and the
 /// request-duration histogram (p95 computed by Prometheus, as for real services).
 const QUANTUMSTATE: &[(MetricType, &str)] = &[
@@ -29,15 +34,12 @@ const QUANTUMSTATE: &[(MetricType, &str)] = &[
         MetricType::ErrorRate,
         r#"60 * (sum(rate(quantumstate_service_request_errors_total{service="{service}"}[1m])) or 0 * sum(rate(quantumstate_service_requests_total{service="{service}"}[1m])))"#,
     ),
-    (
-        MetricType::RequestLatencyMs,
-        r#"1000 * histogram_quantile(0.95, sum by (le) (rate(http_server_request_duration_seconds_bucket{service="{service}"}[1m])))"#,
-    ),
+    (MetricType::RequestLatencyMs, LATENCY_P95),
     (
         MetricType::RequestsPerMin,
         r#"60 * sum(rate(quantumstate_service_requests_total{service="{service}"}[1m]))"#,
     ),
-    (MetricType::Up, r#"max(up{service="{service}"})"#),
+    (MetricType::Up, UP),
 ];
 
 /// The names client libraries and exporters use (`process_*`, `http_requests_total` with
@@ -51,15 +53,12 @@ const CONVENTIONAL: &[(MetricType, &str)] = &[
         MetricType::ErrorRate,
         r#"60 * (sum(rate(http_requests_total{service="{service}",status=~"5.."}[1m])) or 0 * sum(rate(http_requests_total{service="{service}"}[1m])))"#,
     ),
-    (
-        MetricType::RequestLatencyMs,
-        r#"1000 * histogram_quantile(0.95, sum by (le) (rate(http_server_request_duration_seconds_bucket{service="{service}"}[1m])))"#,
-    ),
+    (MetricType::RequestLatencyMs, LATENCY_P95),
     (
         MetricType::RequestsPerMin,
         r#"60 * sum(rate(http_requests_total{service="{service}"}[1m]))"#,
     ),
-    (MetricType::Up, r#"max(up{service="{service}"})"#),
+    (MetricType::Up, UP),
 ];
 
 /// cAdvisor's container metrics, the container named as the service.
