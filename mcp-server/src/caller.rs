@@ -19,6 +19,8 @@ pub enum Surface {
     Console,
     Runner,
     Reaper,
+    /// Alertmanager's webhook (`POST /api/alerts`).
+    Webhook,
 }
 
 /// What a caller may do: a set of `read`, `operate` (remediation), `chaos` (fault
@@ -123,6 +125,12 @@ impl Caller {
     /// The reaper, ending faults whose TTL passed (audited as `by`).
     pub fn reaper(by: &str) -> Caller {
         Caller::new(by, Scopes::WRITE, Surface::Reaper)
+    }
+
+    /// Alertmanager, posting alerts with the alert token: it records incidents and, with
+    /// `--on-alert queue`, queues runbook actions (never more than `operate`).
+    pub fn alertmanager() -> Caller {
+        Caller::new("alertmanager", Scopes::OPERATE, Surface::Webhook)
     }
 
     /// True when the caller may change something (any scope beyond read).

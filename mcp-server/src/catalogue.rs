@@ -226,6 +226,14 @@ pub const TOOLS: &[ToolSpec] = &[
         Never,
     )),
     internal(change(
+        "receive_alert",
+        "Receive alert (Alertmanager)",
+        "memory",
+        Record,
+        false,
+        Never,
+    )),
+    internal(change(
         "undo_fault",
         "Undo fault (reaper)",
         "chaos",

@@ -160,6 +160,12 @@ impl ToolError {
         self
     }
 
+    /// The same error, its message prefixed (e.g. with where in the input it was found).
+    pub fn prefixed(mut self, prefix: &str) -> ToolError {
+        self.message = format!("{prefix}{}", self.message);
+        self
+    }
+
     pub fn retry_after(mut self, d: Duration) -> ToolError {
         self.retry_after_seconds = Some(d.as_secs().max(1));
         self

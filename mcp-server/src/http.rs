@@ -1,7 +1,8 @@
 //! The HTTP surface: streamable MCP at `/mcp`, direct tool calls at `/api/tools`, the
-//! operator console at `/`, health and metrics, behind one security layer (bearer tokens,
+//! operator console at `/`, Alertmanager's webhook at `/api/alerts`, health and metrics, behind one security layer (bearer tokens,
 //! Host/Origin checks against DNS rebinding, body limits).
 
+mod alerts;
 mod api;
 mod approvals;
 mod auth;
@@ -98,6 +99,8 @@ pub fn router(app: App, cfg: HttpConfig) -> (Router, HttpState) {
         ));
     let router = Router::new()
         .route("/healthz", get(api::healthz))
+        // Its own token (Alertmanager's), not the callers' bearer tokens.
+        .route("/api/alerts", post(alerts::receive))
         .merge(console::routes(state.clone()))
         .merge(protected)
         .layer(axum::middleware::from_fn_with_state(

@@ -7,6 +7,7 @@
 //! `catalogue`) → for a mutation, `mutation` (the road: `policy`, audit, `ops`) → the
 //! fleet (`quantumstate-fleet`) or the store (`quantumstate-store`).
 
+pub mod alerts;
 pub mod analysis;
 pub mod app;
 pub mod bench;

@@ -57,6 +57,7 @@ fn surface_name(s: Surface) -> &'static str {
         Surface::Console => "console",
         Surface::Runner => "runner",
         Surface::Reaper => "reaper",
+        Surface::Webhook => "webhook",
     }
 }
 

@@ -29,6 +29,7 @@ fn http_config(console_actions: bool) -> HttpConfig {
         session_idle: Duration::from_secs(600),
         mutation_rate_per_min: 30,
         max_sessions: (1000, 200),
+        alerts: Default::default(),
     }
 }
 

@@ -64,6 +64,7 @@ pub fn incidents(now: DateTime<Utc>) -> Result<Vec<Incident>> {
                 mttr_seconds: Some(s.mttr_seconds),
                 status: "resolved".into(),
                 source: Some("seed".into()),
+                alert: None,
             }
         })
         .collect())

@@ -253,6 +253,7 @@ fn incident(id: &str, service: &str, anomaly: AnomalyType, title: &str, cause: &
         mttr_seconds: Some(2820),
         status: "resolved".into(),
         source: Some("seed".into()),
+        alert: None,
     }
 }
 async fn prep_incidents(s: &dyn Store) {

@@ -203,6 +203,14 @@ pub struct HttpOpts {
     /// Open MCP sessions per token (per caller) at most.
     #[arg(long, env = "QS_MAX_SESSIONS_PER_TOKEN", default_value_t = 200)]
     pub max_sessions_per_token: usize,
+    /// The bearer secret Alertmanager sends to `POST /api/alerts` (its webhook_configs'
+    /// http_config.authorization). Without it the webhook is off.
+    #[arg(long, env = "QS_ALERT_TOKEN", hide_env_values = true)]
+    pub alert_token: Option<String>,
+    /// What a firing alert does beyond recording its incident: record (default) or queue
+    /// (the best runbook's action goes to the runner, through the guard and approvals).
+    #[arg(long, env = "QS_ON_ALERT", default_value = "record")]
+    pub on_alert: String,
     /// Mutating calls allowed per client per minute.
     #[arg(long, env = "QS_MUTATION_RATE", default_value_t = 30)]
     pub mutation_rate_per_min: u32,

@@ -220,7 +220,7 @@ pub fn same_secret(given: &[u8], expected: &[u8]) -> bool {
 
 /// The token a request presents in `Authorization: Bearer ...` (the console's cookie
 /// authenticates the console's own routes only, never these).
-fn presented(headers: &HeaderMap) -> Option<String> {
+pub(super) fn presented(headers: &HeaderMap) -> Option<String> {
     let v = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())?

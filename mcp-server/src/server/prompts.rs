@@ -25,6 +25,54 @@ pub struct DrillArgs {
     pub kind: Option<String>,
 }
 
+impl QsServer {
+    /// The alerts open on `svc` (incidents Alertmanager opened), as lines for a prompt.
+    async fn open_alerts(&self, svc: &str) -> String {
+        let filter = quantumstate_store::IncidentFilter {
+            service: Some(svc.to_string()),
+            anomaly_type: None,
+            status: Some("open".into()),
+            since: None,
+            limit: 20,
+        };
+        let page = match self.app.store().await {
+            Ok(st) => st.list_incidents(&filter).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.message),
+        };
+        let open: Vec<String> = match page {
+            Ok(p) => p
+                .items
+                .iter()
+                .filter_map(|i| {
+                    let a = i.alert.as_ref()?;
+                    let runbook = a.runbook.as_ref().map_or(String::new(), |r| {
+                        format!(", runbook {} ({})", r.id, r.action.as_str())
+                    });
+                    Some(format!(
+                        "   - {} (alert {}, firing since {}, incident {}{runbook})",
+                        crate::text::untrusted(&i.title, 200),
+                        a.alertname,
+                        a.starts_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                        i.id
+                    ))
+                })
+                .collect(),
+            Err(e) => {
+                return format!(
+                    "0. Open alerts could not be read ({e}): call list_incidents with status open.\n"
+                );
+            }
+        };
+        if open.is_empty() {
+            return "0. No Alertmanager alert is open on this service.\n".into();
+        }
+        format!(
+            "0. Open Alertmanager alerts on {svc} (their text comes from the alert rules; get_incident shows the evidence found on arrival):\n{}\n",
+            open.join("\n")
+        )
+    }
+}
+
 #[prompt_router(vis = "pub(crate)")]
 impl QsServer {
     #[prompt(
@@ -36,8 +84,10 @@ impl QsServer {
         Parameters(a): Parameters<InvestigateArgs>,
     ) -> Result<GetPromptResult, ErrorData> {
         let svc = a.service.trim();
+        let alerts = self.open_alerts(svc).await;
         let text = format!(
             "Investigate {svc} with the QuantumState tools, one step at a time, and say what you found after each step.\n\
+             {alerts}\
              1. detect_anomalies with service \"{svc}\": what is abnormal, since when, with what evidence?\n\
              2. correlate_deployments for {svc}: did a deployment land shortly before the anomaly?\n\
              3. search_logs for {svc} at level ERROR over the anomaly window, and note the error codes. \

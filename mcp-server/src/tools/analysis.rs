@@ -17,7 +17,7 @@ use crate::error::{ErrorCode, ToolError};
 use crate::server::QsServer;
 use crate::tools::args::{limit, window};
 
-mod gather;
+pub(crate) mod gather;
 
 use gather::{before_after, curve, detect, judge};
 

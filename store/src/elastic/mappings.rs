@@ -104,7 +104,8 @@ impl Idx {
                 "id": kw(), "@timestamp": date(), "service": kw_words(), "region": kw(),
                 "anomaly_type": kw_words(), "title": text_kw(), "description": text(),
                 "root_cause": text(), "actions_taken": text(), "resolved_at": date(),
-                "mttr_seconds": {"type": "long"}, "status": kw(), "source": kw()
+                "mttr_seconds": {"type": "long"}, "status": kw(), "source": kw(),
+                "alert": opaque()
             }),
             Idx::C(Collection::Decisions) => json!({
                 "id": kw(), "@timestamp": date(), "agent": kw(), "decision": text(),

@@ -1,6 +1,8 @@
 //! What is remembered: anomaly types, incidents, agent decisions, runbooks and
 //! deployments.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -80,9 +82,50 @@ pub struct Incident {
     pub mttr_seconds: Option<u64>,
     /// `resolved` or `open`.
     pub status: String,
-    /// `seed` for seeded history, `agent` or a token name for recorded ones.
+    /// `seed` for seeded history, `agent` or a token name for recorded ones,
+    /// `alertmanager` for incidents opened by an alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The alert that opened it (incidents from Alertmanager's webhook only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<Box<AlertInfo>>,
+}
+
+/// What an Alertmanager alert said, and what QuantumState made of it on arrival.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AlertInfo {
+    /// Alertmanager's fingerprint of the label set (stable across notifications).
+    pub fingerprint: String,
+    pub alertname: String,
+    pub starts_at: DateTime<Utc>,
+    /// When Alertmanager said it ended (resolved alerts only).
+    pub ends_at: Option<DateTime<Utc>>,
+    pub labels: BTreeMap<String, String>,
+    /// Text from the alert rule's templates (summary, description, runbook_url ...).
+    pub annotations: BTreeMap<String, String>,
+    pub generator_url: Option<String>,
+    /// Whether the alert names a service QuantumState manages (only then is any action
+    /// queued).
+    pub managed: bool,
+    /// How `anomaly_type` was chosen: `label`, `alertname`, `detection` or `default`.
+    pub type_from: String,
+    /// What `detect_anomalies` found for the service when the alert arrived (its
+    /// anomalies), or why it could not look.
+    pub evidence: Value,
+    /// The best matching runbook, when one matched.
+    pub runbook: Option<AlertRunbook>,
+    /// What `--on-alert queue` did: the queued action's exec_id, or why nothing was queued.
+    pub queued: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// The runbook chosen for an alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AlertRunbook {
+    pub id: String,
+    pub title: String,
+    pub action: ActionKind,
+    pub score: f64,
 }
 
 /// One agent decision (`agent-decisions-quantumstate`).

@@ -88,7 +88,7 @@ pub(super) async fn gather(
 }
 
 /// Detection over the given services (or all known ones).
-pub(super) async fn detect(app: &App, only: Option<String>) -> ToolResult<Detection> {
+pub(crate) async fn detect(app: &App, only: Option<String>) -> ToolResult<Detection> {
     let store = app.store().await?;
     let source = app.metrics().await?;
     let now = Utc::now();

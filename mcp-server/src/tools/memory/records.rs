@@ -148,6 +148,7 @@ pub fn incident(
         mttr_seconds: resolved.map(|r| (r - started).num_seconds().max(0) as u64),
         status: status.into(),
         source: Some(by.to_string()),
+        alert: None,
     })
 }
 
