@@ -7,6 +7,7 @@
 pub mod api;
 pub mod compose;
 pub mod fleet;
+pub mod monitoring;
 pub mod qs;
 pub mod stack;
 

@@ -187,6 +187,20 @@ impl Mcp {
         }
     }
 
+    /// Gets a prompt; its result as JSON text (messages and description).
+    pub async fn prompt(&self, name: &str, args: Value) -> anyhow::Result<String> {
+        let Value::Object(obj) = args else {
+            bail!("prompt arguments must be an object");
+        };
+        let fut = self
+            .client
+            .get_prompt(rmcp::model::GetPromptRequestParams::new(name).with_arguments(obj));
+        let r = tokio::time::timeout(Duration::from_secs(30), fut)
+            .await
+            .context("the prompt did not come within 30 s")??;
+        Ok(serde_json::to_string(&r)?)
+    }
+
     pub async fn stop(self) {
         let _ = self.client.cancel().await;
     }

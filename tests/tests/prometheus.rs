@@ -5,94 +5,16 @@
 //! clear `unavailable` error naming its URL within the bound (never the store instead),
 //! and the server reads it again once it is back, without a restart.
 
-use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
+use quantumstate_tests::monitoring::{prom_range, start_prometheus};
+use quantumstate_tests::poll_until;
 use quantumstate_tests::qs::{HttpServer, TempStore, free_port};
 use quantumstate_tests::stack::with_fleet;
-use quantumstate_tests::{SERVICES, poll_until};
 use serde_json::Value;
-use tokio::process::{Child, Command};
 
 const MEMORY: &str = r#"max(quantumstate_service_memory_percent{service="payment-service"})"#;
-
-fn config(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
-    let mut targets = String::new();
-    for s in SERVICES.iter().filter(|s| s.name != "auth-cache") {
-        targets.push_str(&format!(
-            "  - targets: ['127.0.0.1:{}']\n    labels: {{service: '{}'}}\n",
-            s.port, s.name
-        ));
-    }
-    let text = format!(
-        "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nscrape_configs:\n- job_name: fleet\n  static_configs:\n{targets}"
-    );
-    let path = dir.join("prometheus.yml");
-    std::fs::write(&path, text)?;
-    Ok(path)
-}
-
-async fn start_prometheus(dir: &Path, port: u16) -> anyhow::Result<Child> {
-    let cfg = config(dir)?;
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("start prometheus (scripts/setup.sh installs Debian's package)")?;
-    let http = reqwest::Client::new();
-    let ready = poll_until(
-        Duration::from_secs(30),
-        Duration::from_millis(200),
-        || async {
-            http.get(format!("http://127.0.0.1:{port}/-/ready"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-        },
-    )
-    .await;
-    if !ready {
-        bail!("prometheus on {port} was not ready within 30 s");
-    }
-    Ok(child)
-}
-
-async fn prom_range(
-    port: u16,
-    expr: &str,
-    from: f64,
-    to: f64,
-    step: u64,
-) -> anyhow::Result<Vec<f64>> {
-    let r: Value = reqwest::Client::new()
-        .get(format!("http://127.0.0.1:{port}/api/v1/query_range"))
-        .query(&[
-            ("query", expr.to_string()),
-            ("start", format!("{from:.3}")),
-            ("end", format!("{to:.3}")),
-            ("step", step.to_string()),
-        ])
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(r["data"]["result"][0]["values"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p[1].as_str()?.parse::<f64>().ok())
-        .filter(|v| v.is_finite())
-        .collect())
-}
 
 fn secs(v: &Value) -> f64 {
     chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_default())
@@ -105,7 +27,7 @@ async fn figures_through_prometheus_equal_its_own_answers_and_an_outage_is_named
     with_fleet(|_fleet| async move {
         let dir = tempfile::tempdir()?;
         let port = free_port()?;
-        let mut prom = start_prometheus(dir.path(), port).await?;
+        let mut prom = start_prometheus(dir.path(), port, None).await?;
         let url = format!("http://127.0.0.1:{port}");
         let store = TempStore::new()?;
         let qs = HttpServer::start(
@@ -161,7 +83,7 @@ async fn figures_through_prometheus_equal_its_own_answers_and_an_outage_is_named
         assert_eq!(status, 503, "detection says Prometheus is away too: {d}");
 
         // Back on the same port and data: the same server reads it again.
-        let _prom = start_prometheus(dir.path(), port).await?;
+        let _prom = start_prometheus(dir.path(), port, None).await?;
         let back = poll_until(Duration::from_secs(30), Duration::from_secs(1), || async {
             matches!(qs.call("query_metrics", args.clone()).await, Ok((200, _)))
         })
