@@ -29,14 +29,20 @@ if ! docker_up; then
 fi
 say "docker $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
 
-# --- Prometheus (the metrics-source tests run a real one) ------------------------------
-if ! command -v prometheus >/dev/null; then
-    say "installing prometheus (Debian package)"
+# --- Prometheus and Alertmanager (the metrics-source and alert tests run real ones; the
+# demo's images are built from these binaries) ------------------------------------------
+missing=()
+command -v prometheus >/dev/null || missing+=(prometheus)
+command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
+if ((${#missing[@]})); then
+    say "installing ${missing[*]} (Debian packages)"
     as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# The package may start one on :9090 where an init system runs; the tests start their own.
+# The packages may start daemons on :9090/:9093 where an init system runs; the tests start
+# their own on free ports.
 say "$(prometheus --version 2>&1 | head -1)"
+say "$(prometheus-alertmanager --version 2>&1 | head -1)"
 
 # --- Rust test runner ----------------------------------------------------------------
 if ! cargo nextest --version >/dev/null 2>&1; then
