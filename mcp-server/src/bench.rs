@@ -1,13 +1,14 @@
 //! `quantumstate-mcp bench`: measures what SPEC's quality bars promise — stdio cold start,
 //! the tools/list payload, read-tool latency on a store of 1 M metric samples and 100 k log
 //! lines, HTTP throughput at 1/10/100 sessions, store ingest, restart overhead over Docker's
-//! own, and RSS — and, with `--peers`, the Python Docker MCP servers on the same machine.
+//! own, RSS, `query_metrics` over a real Prometheus and the alert webhook — and, with `--peers`, the Python Docker MCP servers on the same machine.
 //! Prints a table and writes JSON. A benchmark, not a test: it reports, it does not assert.
 
 mod data;
 mod fleet;
 mod peers;
 mod procs;
+mod prometheus;
 mod report;
 
 use std::path::PathBuf;
@@ -176,6 +177,9 @@ pub async fn run(o: BenchOpts) -> Result<Report, String> {
 
     // --- restart overhead and the fleet's RSS, when Docker and the demo fleet are up ---
     fleet::fleet_section(&mut r, &spec, &o).await;
+
+    // --- a real Prometheus holding a day of the fleet's samples; the alert webhook ---
+    prometheus::section(&mut r, &exe, &spec, o.quick).await;
 
     // --- a service's RSS, idle and under load (a local qs-service) ---
     fleet::service_rss(&mut r).await;

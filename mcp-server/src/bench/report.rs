@@ -33,6 +33,8 @@ pub struct Report {
     pub http: Vec<Value>,
     pub restart: Value,
     pub rss_mib: Value,
+    /// The Prometheus the Prometheus rows read (version, samples, backfill time).
+    pub prometheus: Value,
     pub peers: Vec<peers::Peer>,
     pub notes: Vec<String>,
 }

@@ -173,7 +173,12 @@ impl MetricsSource for Prometheus {
             q.range.from.timestamp_millis(),
             q.range.to.timestamp_millis(),
         );
-        let step = self.step_for(to - from, MAX_RESOLUTION);
+        // Past six hours the store reads one-minute rollups; Prometheus is asked for the
+        // same resolution (at most one point a minute), not ten thousand raw points.
+        let mut step = self.step_for(to - from, MAX_RESOLUTION);
+        if crate::rules::reads_rollups(to - from) {
+            step = step.max(60);
+        }
         let pts = self.range(&t, from, to, step).await?;
         let summary = summarise(&pts, q.range.from);
         let (points, bucket_seconds) = if q.max_points == 0 || pts.is_empty() {
