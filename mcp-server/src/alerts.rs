@@ -3,6 +3,7 @@
 //! then each alert opens, updates or resolves one incident (`intake`), and with
 //! `--on-alert queue` a matching runbook's action is queued on the mutation road.
 
+mod classify;
 pub mod intake;
 
 use std::collections::BTreeMap;
@@ -54,6 +55,16 @@ pub struct AlertsConfig {
     /// The bearer secret Alertmanager sends; without one the webhook is off.
     pub token: Option<String>,
     pub on_alert: OnAlert,
+}
+
+impl AlertsConfig {
+    /// From `--alert-token` and `--on-alert`.
+    pub fn from_opts(h: &crate::config::HttpOpts) -> ToolResult<AlertsConfig> {
+        Ok(AlertsConfig {
+            token: h.alert_token.clone().filter(|t| !t.trim().is_empty()),
+            on_alert: OnAlert::parse(&h.on_alert)?,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]

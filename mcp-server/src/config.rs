@@ -10,7 +10,6 @@ mod metrics;
 pub use cli::{Cli, Command, HttpOpts, Opts};
 pub use metrics::MetricsConfig;
 
-use crate::alerts::{AlertsConfig, OnAlert};
 use crate::caller::Scopes;
 use crate::error::{ToolError, ToolResult};
 
@@ -166,8 +165,7 @@ pub struct HttpConfig {
     pub mutation_rate_per_min: u32,
     /// Open MCP sessions at most, in all and per caller.
     pub max_sessions: (usize, usize),
-    /// Alertmanager's webhook.
-    pub alerts: AlertsConfig,
+    pub alerts: crate::alerts::AlertsConfig,
 }
 
 impl Config {
@@ -261,10 +259,7 @@ impl Config {
                     session_idle: Duration::from_secs(h.session_idle_secs),
                     mutation_rate_per_min: h.mutation_rate_per_min.max(1),
                     max_sessions: (h.max_sessions, h.max_sessions_per_token),
-                    alerts: AlertsConfig {
-                        token: h.alert_token.clone().filter(|t| !t.trim().is_empty()),
-                        on_alert: OnAlert::parse(&h.on_alert)?,
-                    },
+                    alerts: crate::alerts::AlertsConfig::from_opts(h)?,
                 })
             }
         };

@@ -8,11 +8,12 @@ use async_trait::async_trait;
 use chrono::Utc;
 use quantumstate_fleet::ContainerDetail;
 use quantumstate_store::{
-    AlertInfo, AlertRunbook, AnomalyType, DynStore, Incident, IncidentFilter, SimilarQuery,
+    AlertInfo, AlertRunbook, DynStore, Incident, IncidentFilter, SimilarQuery,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::classify::{anomaly_type, words};
 use super::{Alert, OnAlert};
 use crate::app::App;
 use crate::caller::Caller;
@@ -243,58 +244,6 @@ async fn opened(app: &App, store: &DynStore, a: &Alert, service: &str, managed: 
             received_at: Utc::now(),
         })),
     }
-}
-
-/// The failure type: the rule's own `anomaly_type` label, else the alert's name, else
-/// what detection found, else `error_spike_sudden` (and `type_from` says which).
-fn anomaly_type(a: &Alert, detected: Option<AnomalyType>) -> (AnomalyType, &'static str) {
-    if let Some(t) = a
-        .labels
-        .get("anomaly_type")
-        .and_then(|s| AnomalyType::parse(s))
-    {
-        return (t, "label");
-    }
-    let name = a.alertname.to_ascii_lowercase();
-    let by_name = [
-        (
-            ["memory", "oom", "heap"],
-            AnomalyType::MemoryLeakProgressive,
-        ),
-        (["cpu", "throttl", "saturat"], AnomalyType::CpuSaturation),
-        (
-            ["latency", "slow", "duration"],
-            AnomalyType::LatencyDegradation,
-        ),
-        (
-            ["deploy", "regression", "rollout"],
-            AnomalyType::DeploymentRegression,
-        ),
-        (["down", "unreachable", "absent"], AnomalyType::ServiceDown),
-        (["error", "5xx", "fail"], AnomalyType::ErrorSpikeSudden),
-    ];
-    if let Some((_, t)) = by_name
-        .iter()
-        .find(|(keys, _)| keys.iter().any(|k| name.contains(k)))
-    {
-        return (*t, "alertname");
-    }
-    match detected {
-        Some(t) => (t, "detection"),
-        None => (AnomalyType::ErrorSpikeSudden, "default"),
-    }
-}
-
-/// `HighMemoryUsage` → `High Memory Usage` (for full-text matching).
-fn words(name: &str) -> String {
-    let mut s = String::with_capacity(name.len() + 8);
-    for (i, c) in name.chars().enumerate() {
-        if i > 0 && c.is_uppercase() {
-            s.push(' ');
-        }
-        s.push(if c == '_' { ' ' } else { c });
-    }
-    s
 }
 
 /// Queues the runbook's action through the road (guard and approval policy apply); says
