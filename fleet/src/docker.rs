@@ -19,7 +19,7 @@ use bollard::errors::Error as DockerError;
 use bollard::query_parameters::ListContainersOptionsBuilder;
 
 use crate::stats::CpuSample;
-use crate::{ContainerInfo, FleetError, FleetResult, LOCAL_HOST, MANAGED_LABEL, ROLE_LABEL};
+use crate::{ContainerInfo, FleetError, FleetResult, HostSpec, MANAGED_LABEL, ROLE_LABEL};
 use convert::{connect, map_err, summary_to_info};
 
 /// How long `list_cached` reuses a listing.
@@ -38,8 +38,7 @@ pub struct ApiCall {
 
 /// The bollard-backed fleet of one engine.
 pub struct DockerFleet {
-    host_name: String,
-    endpoint: Option<String>,
+    spec: HostSpec,
     client: tokio::sync::Mutex<Option<Docker>>,
     cache: Mutex<Option<(Instant, Vec<ContainerInfo>)>>,
     cpu: Mutex<HashMap<String, CpuSample>>,
@@ -50,14 +49,16 @@ impl DockerFleet {
     /// `endpoint`: `unix:///path`, `tcp://host:port`, a bare socket path, or None for
     /// `DOCKER_HOST` / the default socket. The host is named `local`.
     pub fn new(endpoint: Option<String>) -> DockerFleet {
-        DockerFleet::named(LOCAL_HOST, endpoint)
+        DockerFleet::on(HostSpec {
+            endpoint: endpoint.filter(|h| !h.trim().is_empty()),
+            ..HostSpec::local()
+        })
     }
 
-    /// As `new`, for the engine called `host_name` (the `host` of every container it lists).
-    pub fn named(host_name: &str, endpoint: Option<String>) -> DockerFleet {
+    /// The engine `spec` names (its name is the `host` of every container it lists).
+    pub fn on(spec: HostSpec) -> DockerFleet {
         DockerFleet {
-            host_name: host_name.to_string(),
-            endpoint: endpoint.filter(|h| !h.trim().is_empty()),
+            spec,
             client: tokio::sync::Mutex::new(None),
             cache: Mutex::new(None),
             cpu: Mutex::new(HashMap::new()),
@@ -81,7 +82,7 @@ impl DockerFleet {
         if let Some(d) = slot.as_ref() {
             return Ok(d.clone());
         }
-        let d = connect(self.endpoint.as_deref()).map_err(map_err)?;
+        let d = connect(&self.spec).map_err(map_err)?;
         let d = tokio::time::timeout(QUICK, d.negotiate_version())
             .await
             .map_err(|_| {
@@ -143,7 +144,7 @@ impl DockerFleet {
             .await?;
         let mut out: Vec<ContainerInfo> = list
             .iter()
-            .map(|c| summary_to_info(&self.host_name, c))
+            .map(|c| summary_to_info(&self.spec, c))
             .filter(|c| c.role != "infra")
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));

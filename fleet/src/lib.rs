@@ -2,12 +2,15 @@
 //! engines, seen through two traits — `FleetRead` (list, inspect, stats, logs) and
 //! `FleetOps` (restart, stop, kill, recreate ... on an already resolved `Target`).
 //!
-//! `DockerFleet` implements both with bollard. Only containers labelled
+//! `DockerFleet` implements both with bollard for one engine; `Hosts` spreads them over
+//! several (`connect` picks). Only containers labelled
 //! `quantumstate.managed=true` are ever returned or touched; infra containers never.
 //! The MCP server hands `FleetOps` out only through its mutation road, so a caller that
 //! was not admitted has no way to reach an operation.
 
 mod docker;
+mod endpoint;
+mod hosts;
 mod model;
 pub mod probe;
 pub mod stats;
@@ -17,6 +20,8 @@ use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 pub use docker::{ApiCall, DockerFleet};
+pub use endpoint::{HostSpec, TlsFiles};
+pub use hosts::{HOST_BOUND, HostStatus, Hosts};
 pub use model::*;
 pub use probe::{HealthReport, probe_health};
 pub use stats::ContainerStats;
@@ -45,6 +50,8 @@ pub enum FleetError {
     NotFound(String),
     #[error("container {name:?} is not managed by QuantumState: {why}")]
     NotManaged { name: String, why: String },
+    #[error("{name:?} runs on more than one host: say which ({})", choices.join(", "))]
+    Ambiguous { name: String, choices: Vec<String> },
     #[error("{0}")]
     Failed(String),
 }
@@ -73,6 +80,10 @@ pub trait FleetRead: Send + Sync + 'static {
     ) -> FleetResult<futures::stream::BoxStream<'static, FleetResult<RawLog>>>;
     /// A description of the Docker endpoint(s) for health output.
     fn describe(&self) -> String;
+    /// Each engine and whether it answers (empty with one engine: its listing says it).
+    fn hosts(&self) -> Vec<HostStatus> {
+        Vec::new()
+    }
 }
 
 /// The operations side: each acts on one resolved, admitted `Target` and makes exactly
@@ -97,4 +108,17 @@ pub trait FleetOps: Send + Sync + 'static {
     /// Recreates the container from the same image with a new SERVICE_VERSION, keeping its
     /// name, ports, labels, limits, health check, restart policy and networks.
     async fn recreate(&self, target: &Target, change: &Recreate) -> FleetResult<ContainerDetail>;
+}
+
+/// Both sides of a fleet in one object (the server hands them out separately).
+pub trait Fleet: FleetRead + FleetOps {}
+impl<T: FleetRead + FleetOps> Fleet for T {}
+
+/// The fleet of these engines: one engine directly, several through `Hosts`.
+pub fn connect(mut specs: Vec<HostSpec>) -> std::sync::Arc<dyn Fleet> {
+    if specs.len() <= 1 {
+        let spec = specs.pop().unwrap_or_else(HostSpec::local);
+        return std::sync::Arc::new(DockerFleet::on(spec));
+    }
+    std::sync::Arc::new(Hosts::new(specs))
 }

@@ -19,15 +19,25 @@ pub struct ContainerInfo {
     pub id: String,
     /// The Docker engine it runs on (`local` with one engine).
     pub host: String,
+    /// Where the engine's published ports are reached from here.
+    #[serde(default = "loopback")]
+    pub address: String,
+    /// Set when its engine does not answer: why (the record is the last one listed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreachable: Option<String>,
     /// Docker state: running, exited, paused, restarting, created, dead.
     pub state: String,
     pub image: String,
     pub role: String,
     pub labels: BTreeMap<String, String>,
-    /// The host port Docker publishes on 127.0.0.1 for the container's first exposed port.
+    /// The host port Docker publishes (on `address`) for the container's first exposed port.
     pub host_port: Option<u16>,
     /// The container's own port (from PORT in its env, else its first exposed port).
     pub container_port: Option<u16>,
+}
+
+fn loopback() -> String {
+    "127.0.0.1".into()
 }
 
 impl ContainerInfo {
@@ -155,6 +165,8 @@ mod tests {
                 container_name: "auth-service".into(),
                 id: "abc".into(),
                 host: "local".into(),
+                address: loopback(),
+                unreachable: None,
                 state: "running".into(),
                 image: "qs".into(),
                 role: "service".into(),

@@ -1,5 +1,5 @@
-//! Reaching a service's `/health`: from the host through the port Docker publishes on
-//! 127.0.0.1, from inside the fleet network by container name and port. Whichever worked
+//! Reaching a service's `/health`: through the port its engine publishes (on the engine's
+//! address, 127.0.0.1 for the local one), from inside the fleet network by container name and port. Whichever worked
 //! last is tried first.
 
 use std::collections::HashMap;
@@ -40,11 +40,16 @@ fn preferred() -> &'static Mutex<HashMap<String, String>> {
     P.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
+/// The preferred-URL key: container names repeat across engines.
+fn key(info: &ContainerInfo) -> String {
+    format!("{}/{}", info.host, info.container_name)
+}
+
 /// Base URLs to try for a container, the last one that worked first.
 pub fn base_urls(info: &ContainerInfo) -> Vec<String> {
     let mut urls = Vec::new();
     if let Some(p) = info.host_port {
-        urls.push(format!("http://127.0.0.1:{p}"));
+        urls.push(format!("http://{}:{p}", info.address));
     }
     if let Some(p) = info.container_port {
         urls.push(format!("http://{}:{p}", info.container_name));
@@ -52,7 +57,7 @@ pub fn base_urls(info: &ContainerInfo) -> Vec<String> {
     if let Some(best) = preferred()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .get(&info.container_name)
+        .get(&key(info))
         && let Some(i) = urls.iter().position(|u| u == best)
     {
         let u = urls.remove(i);
@@ -78,7 +83,7 @@ pub async fn get(info: &ContainerInfo, path: &str) -> Result<(String, reqwest::R
                 preferred()
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .insert(info.container_name.clone(), base);
+                    .insert(key(info), base);
                 return Ok((url, resp));
             }
             Err(e) => errors.push(format!("{url}: {}", describe(&e))),

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use quantumstate_fleet::{DockerFleet, FleetOps, FleetRead};
+use quantumstate_fleet::{Fleet, FleetOps, FleetRead};
 use quantumstate_store::source::prometheus::Prometheus;
 use quantumstate_store::source::{MetricsSource, StoreSource};
 use quantumstate_store::{DynStore, StoreHandle};
@@ -43,16 +43,12 @@ impl App {
     /// Builds the handle. Nothing here fails: a store or Docker that cannot be reached
     /// now is retried on use, and each tool says so clearly meanwhile.
     pub fn new(config: Config, shutdown: CancellationToken) -> App {
-        let fleet = Arc::new(DockerFleet::new(config.docker_host.clone()));
+        let fleet = quantumstate_fleet::connect(config.docker_hosts.clone());
         App::with_fleet(config, fleet, shutdown)
     }
 
     /// As `new`, with a given fleet (tests pass one that logs its Docker calls).
-    pub fn with_fleet<F: FleetRead + FleetOps>(
-        config: Config,
-        fleet: Arc<F>,
-        shutdown: CancellationToken,
-    ) -> App {
+    pub fn with_fleet(config: Config, fleet: Arc<dyn Fleet>, shutdown: CancellationToken) -> App {
         let config = Arc::new(config);
         let store = Arc::new(StoreHandle::new(config.store.clone()));
         let reads: Arc<dyn FleetRead> = fleet.clone();

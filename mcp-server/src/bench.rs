@@ -61,7 +61,9 @@ pub async fn run(o: BenchOpts) -> Result<Report, String> {
         db.display()
     );
     let mut cfg = Config::local(&spec);
-    cfg.docker_host = Some("unix:///nonexistent/quantumstate-bench.sock".into());
+    cfg.docker_hosts = vec![quantumstate_fleet::HostSpec::at(
+        "unix:///nonexistent/quantumstate-bench.sock",
+    )];
     cfg.restart_budget = Budget {
         max: 1000,
         window: Duration::from_secs(300),
@@ -161,7 +163,7 @@ pub async fn run(o: BenchOpts) -> Result<Report, String> {
         cmd.arg("stdio")
             .env("QS_STORE", &spec)
             .env("QS_LOG", "error")
-            .env("QS_DOCKER_HOST", "unix:///nonexistent/qs.sock");
+            .env("QS_DOCKER_HOSTS", "unix:///nonexistent/qs.sock");
         let t = Instant::now();
         let mut s = StdioServer::spawn(cmd).map_err(|e| e.to_string())?;
         s.initialize(Duration::from_secs(10)).await?;
@@ -220,7 +222,7 @@ async fn http_section(
         ])
         .env("QS_STORE", spec)
         .env("QS_LOG", "error")
-        .env("QS_DOCKER_HOST", "unix:///nonexistent/qs.sock")
+        .env("QS_DOCKER_HOSTS", "unix:///nonexistent/qs.sock")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)

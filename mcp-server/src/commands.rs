@@ -294,7 +294,7 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> ExitCode {
                 quick,
                 peers,
                 seed,
-                docker_host: app.config().docker_host.clone(),
+                docker_hosts: app.config().docker_hosts.clone(),
             };
             match crate::bench::run(opts).await {
                 Ok(r) => {

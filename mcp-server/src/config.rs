@@ -1,6 +1,7 @@
 //! Command line and environment: every flag is also a `QS_*` variable, loopback and
 //! safe settings by default. Parsed once in `main`, then handed down as `Config`.
 
+use quantumstate_fleet::HostSpec;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -128,7 +129,7 @@ pub struct Config {
     pub store: Option<String>,
     /// Where the metric tools read their figures.
     pub metrics: MetricsConfig,
-    pub docker_host: Option<String>,
+    pub docker_hosts: Vec<HostSpec>,
     /// Service names known from the start (`--services`).
     pub services: Vec<String>,
     pub read_only: bool,
@@ -266,7 +267,7 @@ impl Config {
         Ok(Config {
             store: o.store.clone(),
             metrics: MetricsConfig::from_opts(o)?,
-            docker_host: o.docker_host.clone(),
+            docker_hosts: HostSpec::parse_all(&o.docker_hosts).map_err(ToolError::invalid)?,
             services: cli::cleaned(&o.services),
             read_only: o.read_only,
             disable_destructive: o.disable_destructive,
@@ -291,7 +292,7 @@ impl Config {
         Config {
             store: Some(store.to_string()),
             metrics: MetricsConfig::Store,
-            docker_host: None,
+            docker_hosts: vec![HostSpec::local()],
             services: Vec::new(),
             read_only: false,
             disable_destructive: false,

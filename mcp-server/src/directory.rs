@@ -155,12 +155,15 @@ impl Directory {
                 .hint("pass a container name such as payment-service"));
         }
         if s.len() > 128
+            || s.matches('/').count() > 1
+            || s.starts_with('/')
+            || s.ends_with('/')
             || !s
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
         {
             return Err(ToolError::invalid(format!(
-                "service {:?} is not a container name (letters, digits, - _ . only)",
+                "service {:?} is not a container name (letters, digits, - _ . only, or HOST/NAME)",
                 truncate(s, 64)
             ))
             .hint("call list_services to see the fleet"));
@@ -176,7 +179,9 @@ impl Directory {
         // but is not ours is refused naming the label, not "unknown".
         match tokio::time::timeout(LOOKUP_BOUND, self.reads.inspect(s)).await {
             Ok(Ok(d)) => return Ok(d.info.name),
-            Ok(Err(e @ FleetError::NotManaged { .. })) => return Err(e.into()),
+            Ok(Err(e @ (FleetError::NotManaged { .. } | FleetError::Ambiguous { .. }))) => {
+                return Err(e.into());
+            }
             _ => {}
         }
         Err(ToolError::invalid(format!("unknown service {s:?}"))

@@ -249,6 +249,8 @@ impl From<FleetError> for ToolError {
             FleetError::NotManaged { .. } => ToolError::forbidden(msg).hint(
                 "QuantumState only acts on containers labelled quantumstate.managed=true (and never on quantumstate.role=infra)",
             ),
+            FleetError::Ambiguous { choices, .. } => ToolError::invalid(msg)
+                .hint(format!("qualify the service with its host: {}", choices.join(" or "))),
             FleetError::Failed(_) => ToolError::failed(msg),
         }
     }

@@ -220,6 +220,7 @@ impl Road {
             approved_by,
         } = admitted;
         audit.set_service(Some(subject.clone()));
+        audit.set_hosts(&targets);
         audit.set_approved_by(approved_by);
         if let Some(p) = &plan {
             audit.set_plan_id(&p.id);

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use quantumstate_fleet::{ContainerDetail, ContainerInfo, probe_health};
+use quantumstate_fleet::{ContainerDetail, ContainerInfo, HostStatus, probe_health};
 use quantumstate_store::MetricType;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -18,12 +18,19 @@ use crate::error::ToolResult;
 /// One managed service.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ServiceSummary {
+    /// The service name; `host/name` when the name runs on more than one host.
     pub name: String,
+    /// The Docker engine it runs on (`local` with one engine).
+    pub host: String,
+    /// Set when its host does not answer: why (the rest is its last listing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreachable: Option<String>,
     pub container_id: String,
     /// Docker state: running, exited, paused, restarting, created, dead.
     pub state: String,
     /// healthy, degraded or unhealthy from the service's /health; else Docker's healthcheck
-    /// status; `down` when not running; `unknown` when neither answers.
+    /// status; `down` when not running; `unknown` when neither answers; `unreachable`
+    /// when its host does not answer.
     pub health: String,
     pub version: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
@@ -47,10 +54,16 @@ pub struct ServiceList {
     pub metrics_source: String,
     pub services: Vec<ServiceSummary>,
     pub truncated: bool,
+    /// Each Docker engine and whether it answers (only with more than one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostStatus>,
 }
 
 async fn summary(app: &App, c: ContainerInfo) -> ServiceSummary {
-    let detail = app.fleet().inspect(&c.name).await.ok();
+    let detail = match c.unreachable {
+        None => app.fleet().inspect(&c.name).await.ok(),
+        Some(_) => None,
+    };
     let restarts = match (&detail, app.store().await) {
         (Some(d), Ok(store)) => match d.started_at {
             Some(t) => store.observe_start(&c.name, t).await.ok(),
@@ -58,13 +71,18 @@ async fn summary(app: &App, c: ContainerInfo) -> ServiceSummary {
         },
         _ => None,
     };
-    let health = health_word(app, &c, detail.as_ref()).await.0;
+    let health = match c.unreachable {
+        None => health_word(app, &c, detail.as_ref()).await.0,
+        Some(_) => "unreachable".into(),
+    };
     let started_at = detail
         .as_ref()
         .and_then(|d| d.started_at)
         .filter(|_| c.state == "running" || c.state == "paused");
     ServiceSummary {
         name: c.name.clone(),
+        host: c.host.clone(),
+        unreachable: c.unreachable.clone(),
         container_id: c.id.clone(),
         state: detail
             .as_ref()
@@ -137,5 +155,6 @@ pub async fn fleet_overview(app: &App) -> ToolResult<ServiceList> {
         metrics_source: app.metrics_description(),
         services: summaries,
         truncated,
+        hosts: app.fleet().hosts(),
     })
 }

@@ -212,6 +212,7 @@ async fn audit_settled(app: &App, a: &RemediationAction, line: &str) {
         outcome: quantumstate_store::Outcome::Ok,
         service: Some(a.service.clone()),
         plan_id: None,
+        host: None,
         detail: Some(line.to_string()),
         duration_ms: 0,
         repeats: None,

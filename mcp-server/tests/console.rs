@@ -41,7 +41,9 @@ async fn build(dir: &tempfile::TempDir, tokens: bool, console_actions: bool) -> 
         .split(',')
         .map(str::to_string)
         .collect();
-    config.docker_host = Some("unix:///nonexistent/docker.sock".into());
+    config.docker_hosts = vec![quantumstate_fleet::HostSpec::at(
+        "unix:///nonexistent/docker.sock",
+    )];
     config.http = Some(http_config(console_actions));
     if tokens {
         config.tokens = vec![

@@ -94,7 +94,7 @@ fn env() -> &'static Env {
             .split(',')
             .map(str::to_string)
             .collect();
-        cfg.docker_host = Some(common::NO_DOCKER.into());
+        cfg.docker_hosts = vec![quantumstate_fleet::HostSpec::at(common::NO_DOCKER)];
         let (dispatcher, tools) = rt.block_on(async {
             let app = App::new(cfg, tokio_util::sync::CancellationToken::new());
             let s = app.store().await.unwrap();

@@ -37,7 +37,9 @@ fn build(dir: &tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> (Router, A
         .split(',')
         .map(str::to_string)
         .collect();
-    config.docker_host = Some("unix:///nonexistent/docker.sock".into());
+    config.docker_hosts = vec![quantumstate_fleet::HostSpec::at(
+        "unix:///nonexistent/docker.sock",
+    )];
     config.http = Some(http_config());
     tweak(&mut config);
     let app = App::new(config, CancellationToken::new());

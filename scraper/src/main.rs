@@ -2,11 +2,10 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use quantumstate_fleet::DockerFleet;
+use quantumstate_fleet::HostSpec;
 use quantumstate_scraper::{Config, Scraper};
 use quantumstate_store::Retention;
 use tokio_util::sync::CancellationToken;
@@ -31,9 +30,15 @@ struct Cli {
     /// sqlite:PATH or elasticsearch (default $QS_DATA_DIR/quantumstate.db).
     #[arg(long, env = "QS_STORE", global = true)]
     store: Option<String>,
-    /// Docker endpoint (default DOCKER_HOST or the local socket).
-    #[arg(long, env = "QS_DOCKER_HOST", global = true)]
-    docker_host: Option<String>,
+    /// Docker engines, NAME=ENDPOINT (repeatable, as quantumstate-mcp's --docker-host);
+    /// default DOCKER_HOST or the local socket.
+    #[arg(
+        long = "docker-host",
+        env = "QS_DOCKER_HOSTS",
+        global = true,
+        value_delimiter = ','
+    )]
+    docker_hosts: Vec<String>,
     /// Documents held while the store is unreachable.
     #[arg(
         long,
@@ -163,7 +168,14 @@ async fn run(cli: Cli) -> ExitCode {
         }
         s.cancel();
     });
-    let fleet = Arc::new(DockerFleet::new(cli.docker_host));
+    let hosts = match HostSpec::parse_all(&cli.docker_hosts) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("qs-scraper: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let fleet = quantumstate_fleet::connect(hosts);
     let scraper = Scraper::new(config, fleet, shutdown);
     quantumstate_scraper::run(scraper, listener).await;
     ExitCode::SUCCESS

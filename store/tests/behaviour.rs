@@ -495,6 +495,7 @@ pub async fn decisions_deployments_audit(s: &dyn Store) {
         outcome: Outcome::Started,
         service: Some("payment-service".into()),
         plan_id: Some("plan-abc".into()),
+        host: None,
         detail: None,
         duration_ms: 0,
         repeats: None,

@@ -10,27 +10,27 @@ use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerInspectResponse, ContainerSummary};
 use chrono::{DateTime, Utc};
 
-use crate::{ContainerDetail, ContainerInfo, FleetError, ROLE_LABEL, SERVICE_LABEL};
+use crate::{ContainerDetail, ContainerInfo, FleetError, HostSpec, ROLE_LABEL, SERVICE_LABEL};
 
 /// The client's own timeout: longer than any single call's bound in `DockerFleet::call`.
 const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
-pub(super) fn connect(host: Option<&str>) -> Result<Docker, DockerError> {
-    let d = match host {
-        Some(h) if h.starts_with("tcp://") || h.starts_with("http://") => {
-            Docker::connect_with_http(h, CALL_TIMEOUT.as_secs(), bollard::API_DEFAULT_VERSION)?
+pub(super) fn connect(spec: &HostSpec) -> Result<Docker, DockerError> {
+    let secs = CALL_TIMEOUT.as_secs();
+    let version = bollard::API_DEFAULT_VERSION;
+    let d = match (spec.endpoint.as_deref(), &spec.tls) {
+        (Some(h), Some(tls)) => {
+            Docker::connect_with_ssl(h, &tls.key, &tls.cert, &tls.ca, secs, version)?
         }
-        Some(h) => {
-            let path = h.strip_prefix("unix://").unwrap_or(h);
-            Docker::connect_with_socket(path, CALL_TIMEOUT.as_secs(), bollard::API_DEFAULT_VERSION)?
+        (Some(h), None) if h.starts_with("tcp://") || h.starts_with("http://") => {
+            Docker::connect_with_http(h, secs, version)?
         }
-        None => match std::env::var("DOCKER_HOST") {
+        (Some(h), None) => {
+            Docker::connect_with_socket(h.strip_prefix("unix://").unwrap_or(h), secs, version)?
+        }
+        (None, _) => match std::env::var("DOCKER_HOST") {
             Ok(h) if !h.is_empty() => Docker::connect_with_defaults()?,
-            _ => Docker::connect_with_socket(
-                "/var/run/docker.sock",
-                CALL_TIMEOUT.as_secs(),
-                bollard::API_DEFAULT_VERSION,
-            )?,
+            _ => Docker::connect_with_socket("/var/run/docker.sock", secs, version)?,
         },
     };
     Ok(d.with_timeout(CALL_TIMEOUT))
@@ -76,7 +76,7 @@ struct Port {
 
 /// The record of a managed container, from what a listing or an inspection tells.
 fn info_from(
-    host: &str,
+    host: &HostSpec,
     container_name: String,
     id: &str,
     state: String,
@@ -103,7 +103,9 @@ fn info_from(
         name,
         container_name,
         id: id.chars().take(12).collect(),
-        host: host.to_string(),
+        host: host.name.clone(),
+        address: host.address.clone(),
+        unreachable: None,
         state,
         image,
         role,
@@ -113,7 +115,7 @@ fn info_from(
     }
 }
 
-pub(super) fn summary_to_info(host: &str, c: &ContainerSummary) -> ContainerInfo {
+pub(super) fn summary_to_info(host: &HostSpec, c: &ContainerSummary) -> ContainerInfo {
     let container_name = c
         .names
         .as_ref()
@@ -144,7 +146,7 @@ pub(super) fn summary_to_info(host: &str, c: &ContainerSummary) -> ContainerInfo
 }
 
 /// The listing record of an inspected container (its ports as Docker publishes them now).
-pub(super) fn summary_from_inspect(host: &str, i: &ContainerInspectResponse) -> ContainerInfo {
+pub(super) fn summary_from_inspect(host: &HostSpec, i: &ContainerInspectResponse) -> ContainerInfo {
     let mut ports = Vec::new();
     let map = i.network_settings.as_ref().and_then(|n| n.ports.as_ref());
     for (spec, bindings) in map.into_iter().flatten() {

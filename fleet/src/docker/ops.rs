@@ -142,7 +142,7 @@ impl FleetOps for DockerFleet {
             .await?;
         self.forget_listing();
         let i = self.inspect_id(&new_id).await?;
-        let info = super::convert::summary_from_inspect(&self.host_name, &i);
+        let info = super::convert::summary_from_inspect(&self.spec, &i);
         Ok(detail(info, &i))
     }
 }

@@ -110,7 +110,7 @@ impl FleetRead for DockerFleet {
 
     async fn inspect_target(&self, target: &Target) -> FleetResult<ContainerDetail> {
         let i = self.inspect_id(&target.id).await?;
-        let info = super::convert::summary_from_inspect(&self.host_name, &i);
+        let info = super::convert::summary_from_inspect(&self.spec, &i);
         Ok(detail(info, &i))
     }
 
@@ -209,7 +209,8 @@ impl FleetRead for DockerFleet {
     }
 
     fn describe(&self) -> String {
-        self.endpoint
+        self.spec
+            .endpoint
             .clone()
             .or_else(|| std::env::var("DOCKER_HOST").ok())
             .unwrap_or_else(|| "unix:///var/run/docker.sock".into())

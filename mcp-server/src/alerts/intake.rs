@@ -95,13 +95,7 @@ async fn one(
         }
         (Some(mut inc), false) => {
             if inc.status == "open" {
-                let at = a.ends_at.unwrap_or_else(Utc::now).max(inc.timestamp);
-                inc.status = "resolved".into();
-                inc.resolved_at = Some(at);
-                inc.mttr_seconds = Some((at - inc.timestamp).num_seconds().max(0) as u64);
-                if let Some(info) = inc.alert.as_mut() {
-                    info.ends_at = Some(at);
-                }
+                resolve(&mut inc, a);
                 write(app, caller, a, inc, false).await?;
                 r.outcome = "resolved";
             }
@@ -109,13 +103,7 @@ async fn one(
         (None, firing) => {
             let mut inc = opened(app, store, a, &service, managed).await;
             if !firing {
-                let at = a.ends_at.unwrap_or_else(Utc::now).max(a.starts_at);
-                inc.status = "resolved".into();
-                inc.resolved_at = Some(at);
-                inc.mttr_seconds = Some((at - a.starts_at).num_seconds().max(0) as u64);
-                if let Some(info) = inc.alert.as_mut() {
-                    info.ends_at = Some(at);
-                }
+                resolve(&mut inc, a);
             }
             let runbook = inc.alert.as_ref().and_then(|i| i.runbook.clone());
             if !write(app, caller, a, inc.clone(), true).await? {
@@ -140,6 +128,17 @@ async fn one(
         }
     }
     Ok(r)
+}
+
+/// Resolves `inc` at the alert's end (never before it opened), with its MTTR.
+fn resolve(inc: &mut Incident, a: &Alert) {
+    let at = a.ends_at.unwrap_or_else(Utc::now).max(inc.timestamp);
+    inc.status = "resolved".into();
+    inc.resolved_at = Some(at);
+    inc.mttr_seconds = Some((at - inc.timestamp).num_seconds().max(0) as u64);
+    if let Some(info) = inc.alert.as_mut() {
+        info.ends_at = Some(at);
+    }
 }
 
 /// The incident this alert belongs to: by id, else the open one with its fingerprint.

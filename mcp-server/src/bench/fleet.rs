@@ -14,11 +14,11 @@ use crate::caller::Caller;
 use crate::config::{Budget, Config};
 use crate::dispatch::Dispatcher;
 use crate::mutation::Progress;
-use quantumstate_fleet::{FleetOps, FleetRead};
+use quantumstate_fleet::{FleetOps, FleetRead, HostSpec};
 
 pub(super) async fn fleet_section(r: &mut Report, spec: &str, o: &BenchOpts) {
     let mut cfg = Config::local(spec);
-    cfg.docker_host = o.docker_host.clone();
+    cfg.docker_hosts = o.docker_hosts.clone();
     cfg.restart_budget = Budget {
         max: 1000,
         window: Duration::from_secs(300),
@@ -27,7 +27,8 @@ pub(super) async fn fleet_section(r: &mut Report, spec: &str, o: &BenchOpts) {
     let target = "payment-service";
     // The baseline: Docker's own restart through the same client library, outside
     // QuantumState (no road, no audit) — what our restart is compared with.
-    let raw = quantumstate_fleet::DockerFleet::new(o.docker_host.clone());
+    let first = o.docker_hosts.first().cloned();
+    let raw = quantumstate_fleet::DockerFleet::on(first.unwrap_or_else(HostSpec::local));
     let Ok(detail) = raw.inspect(target).await else {
         r.notes.push("restart overhead and fleet RSS skipped: Docker or the demo fleet is not up (run scripts/demo.sh)".into());
         return;

@@ -82,7 +82,9 @@ async fn run(r: &mut Report, exe: &Path, spec: &str, quick: bool) -> Result<(), 
     let url = format!("http://127.0.0.1:{port}");
 
     let mut cfg = Config::local(spec);
-    cfg.docker_host = Some("unix:///nonexistent/quantumstate-bench.sock".into());
+    cfg.docker_hosts = vec![quantumstate_fleet::HostSpec::at(
+        "unix:///nonexistent/quantumstate-bench.sock",
+    )];
     cfg.services = SERVICES.iter().map(|s| s.to_string()).collect();
     cfg.metrics = MetricsConfig::parse(Some(&format!("prometheus={url}")), None, 5000)
         .map_err(|e| e.message)?;
@@ -263,7 +265,7 @@ async fn alert_latency(
         .env("QS_STORE", spec)
         .env("QS_LOG", "error")
         .env("QS_SERVICES", SERVICES.join(","))
-        .env("QS_DOCKER_HOST", "unix:///nonexistent/qs.sock")
+        .env("QS_DOCKER_HOSTS", "unix:///nonexistent/qs.sock")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)

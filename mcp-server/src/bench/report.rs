@@ -18,7 +18,7 @@ pub struct BenchOpts {
     pub quick: bool,
     pub peers: bool,
     pub seed: u64,
-    pub docker_host: Option<String>,
+    pub docker_hosts: Vec<quantumstate_fleet::HostSpec>,
 }
 
 /// The whole report (the JSON written to `--out`).

@@ -98,9 +98,16 @@ pub struct Opts {
         default_value_t = 5000
     )]
     pub prometheus_timeout_ms: u64,
-    /// Docker endpoint (unix:///var/run/docker.sock, tcp://...); default DOCKER_HOST or the local socket.
-    #[arg(long, env = "QS_DOCKER_HOST", global = true)]
-    pub docker_host: Option<String>,
+    /// A Docker engine, NAME=ENDPOINT (repeatable; unix:///path, tcp://host:port with
+    /// ?ca=&cert=&key= for TLS, &address= where its ports are reached); a bare ENDPOINT is
+    /// host `local`. Default: DOCKER_HOST or the local socket.
+    #[arg(
+        long = "docker-host",
+        env = "QS_DOCKER_HOSTS",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub docker_hosts: Vec<String>,
     /// Service names accepted before Docker or the store has seen them (comma-separated),
     /// e.g. for a server that reaches the store but not yet the fleet.
     #[arg(

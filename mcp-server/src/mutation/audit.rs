@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use quantumstate_fleet::ContainerDetail;
 use quantumstate_store::{AuditRecord, DynStore, Outcome};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -91,6 +92,7 @@ impl Audit {
             outcome: Outcome::Started,
             service: req.service.clone(),
             plan_id: req.plan_id.clone(),
+            host: None,
             detail: None,
             duration_ms: 0,
             repeats: None,
@@ -128,6 +130,7 @@ impl Audit {
             outcome: Outcome::Refused,
             service,
             plan_id: None,
+            host: None,
             detail: None,
             duration_ms: 0,
             repeats: None,
@@ -165,6 +168,13 @@ impl Audit {
     }
 
     /// The plan this call issued (a dry run) or runs on.
+    /// The engines of the admitted targets.
+    pub(super) fn set_hosts(&mut self, targets: &[ContainerDetail]) {
+        let mut hosts: Vec<&str> = targets.iter().map(|t| t.info.host.as_str()).collect();
+        hosts.dedup();
+        self.record.host = (!hosts.is_empty()).then(|| hosts.join(","));
+    }
+
     pub(super) fn set_plan_id(&mut self, id: &str) {
         self.record.plan_id = Some(id.to_string());
     }

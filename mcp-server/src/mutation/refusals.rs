@@ -119,6 +119,7 @@ mod tests {
             outcome: Outcome::Refused,
             service: None,
             plan_id: None,
+            host: None,
             detail: Some("no token".into()),
             duration_ms: 0,
             repeats: None,

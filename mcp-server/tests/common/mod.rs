@@ -61,7 +61,7 @@ impl Store {
         let mut c = Command::new(BIN);
         clean_env_std(&mut c);
         c.env("QS_DATA_DIR", self.dir())
-            .env("QS_DOCKER_HOST", NO_DOCKER)
+            .env("QS_DOCKER_HOSTS", NO_DOCKER)
             .env("QS_SERVICES", DEMO_SERVICES)
             .args(args);
         c
@@ -80,7 +80,7 @@ impl Store {
             }
         }
         c.env("QS_DATA_DIR", self.dir())
-            .env("QS_DOCKER_HOST", NO_DOCKER)
+            .env("QS_DOCKER_HOSTS", NO_DOCKER)
             .env("QS_SERVICES", DEMO_SERVICES)
             .args(args)
             .kill_on_drop(true);

@@ -135,7 +135,7 @@ impl Idx {
             Idx::C(Collection::Audit) => json!({
                 "id": kw(), "@timestamp": date(), "who": kw(), "approved_by": kw(), "repeats": long(), "first_seen": date(), "tool": kw(),
                 "arguments": opaque(), "dry_run": {"type": "boolean"}, "outcome": kw(),
-                "service": kw(), "plan_id": kw(), "detail": text(),
+                "service": kw(), "host": kw(), "plan_id": kw(), "detail": text(),
                 "duration_ms": {"type": "long"}
             }),
             Idx::Rollups => json!({

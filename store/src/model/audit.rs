@@ -56,6 +56,9 @@ pub struct AuditRecord {
     pub outcome: Outcome,
     /// The service acted on, when there is one.
     pub service: Option<String>,
+    /// The Docker engine(s) of its targets, comma-separated (absent before they resolve).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// The plan id a dry run returned, or the one a real call quoted.
     pub plan_id: Option<String>,
     /// Why it was refused or failed, or what it did.

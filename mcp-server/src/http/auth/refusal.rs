@@ -165,6 +165,7 @@ pub async fn record(app: &App, req: Request, who: &str, status: StatusCode, why:
         arguments: a.arguments,
         outcome: Outcome::Refused,
         plan_id: None,
+        host: None,
         detail: Some(format!("HTTP {} on {}: {why}", status.as_u16(), a.route)),
         duration_ms: 0,
         repeats: None,
