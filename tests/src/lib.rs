@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod compose;
+pub mod engine_b;
 pub mod fleet;
 pub mod monitoring;
 pub mod qs;

@@ -95,9 +95,15 @@ pub struct Scraper {
 
 impl Scraper {
     pub fn start(store: &TempStore) -> anyhow::Result<Scraper> {
+        Scraper::start_env(store, &[])
+    }
+
+    /// As `start`, with `envs` added (e.g. `QS_DOCKER_HOSTS`).
+    pub fn start_env(store: &TempStore, envs: &[(&str, &str)]) -> anyhow::Result<Scraper> {
         let mut cmd = Command::new(bin("qs-scraper")?);
         qs_env(&mut cmd, store);
-        cmd.env("QS_SCRAPER_LISTEN", "off")
+        cmd.envs(envs.iter().copied())
+            .env("QS_SCRAPER_LISTEN", "off")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         Ok(Scraper {
