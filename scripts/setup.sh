@@ -30,10 +30,13 @@ fi
 say "docker $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
 
 # --- Prometheus and Alertmanager (the metrics-source and alert tests run real ones; the
-# demo's images are built from these binaries) ------------------------------------------
+# demo's images are built from these binaries), and what a second engine needs ---------
 missing=()
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
+# The second engine of the multi-host test (scripts/second-engine.sh) needs ip and nsenter.
+command -v ip >/dev/null || missing+=(iproute2)
+command -v nsenter >/dev/null || missing+=(util-linux)
 if ((${#missing[@]})); then
     say "installing ${missing[*]} (Debian packages)"
     as_root apt-get update -qq

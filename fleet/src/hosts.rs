@@ -100,8 +100,12 @@ impl Engine {
     async fn listing(self: &Arc<Self>, cached: bool) -> Vec<ContainerInfo> {
         if self.down().is_some() {
             self.recheck();
-        } else if self.list(cached).await.is_ok() {
-            return self.health().last.clone();
+        } else {
+            match self.list(cached).await {
+                Ok(list) => return list,
+                Err(FleetError::Unavailable(_)) => {} // down from now on
+                Err(_) => return self.health().last.clone(),
+            }
         }
         let h = self.health();
         let why = h.down.as_ref().map(|(_, w)| w.clone()).unwrap_or_default();

@@ -6,7 +6,7 @@ import { h, put, putIf, badge, healthKind, dur, ago, clock, stamp, num, args, cu
 // ---------- fleet ----------
 
 const rows = new Map(); // service → { tr, cells }
-const CELLS = ['name', 'health', 'verdict', 'version', 'uptime', 'restarts', 'mem', 'err', 'p95', 'rpm', 'faults', 'act'];
+const CELLS = ['name', 'host', 'health', 'verdict', 'version', 'uptime', 'restarts', 'mem', 'err', 'p95', 'rpm', 'faults', 'act'];
 
 /** Metric columns of the fleet table: [cell, metric_type, healthy max, alarm] (seed 001's levels). */
 export const LIVE_COLUMNS = [
@@ -70,6 +70,9 @@ export function renderFleet(tbody, view) {
       h('i', { class: `sw ${view.colors.get(svc.name) || ''}` }),
       h('span', { class: 'svc', title: `${svc.role} · ${svc.image} · container ${svc.container_id}` }, svc.name),
     ]);
+    putIf(c.host, `${svc.host || ''}|${svc.unreachable || ''}`, () => (svc.unreachable
+      ? h('span', { class: 'warnc', title: svc.unreachable }, svc.host)
+      : svc.host || '—'));
     putIf(c.health, `${svc.health}|${svc.state}`, () => badge(svc.health, healthKind(svc.health), `container ${svc.state}`));
     putIf(c.verdict, verdict ? `${verdict.status}|${verdict.reason || ''}` : '-', () => verdict
       ? badge(verdict.status, healthKind(verdict.status), verdict.reason || (verdict.last_sample_at ? `last sample ${stamp(verdict.last_sample_at)}` : ''))

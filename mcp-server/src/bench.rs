@@ -6,6 +6,7 @@
 
 mod data;
 mod fleet;
+mod hosts;
 mod peers;
 mod procs;
 mod prometheus;
@@ -179,6 +180,9 @@ pub async fn run(o: BenchOpts) -> Result<Report, String> {
 
     // --- restart overhead and the fleet's RSS, when Docker and the demo fleet are up ---
     fleet::fleet_section(&mut r, &spec, &o).await;
+
+    // --- several engines: listing all, restart per host, one engine hung ---
+    hosts::section(&mut r, &spec, &o).await;
 
     // --- a real Prometheus holding a day of the fleet's samples; the alert webhook ---
     prometheus::section(&mut r, &exe, &spec, o.quick).await;

@@ -229,11 +229,10 @@ impl Road {
             return (Err(e), Stage::Refused);
         }
         if req.dry_run {
-            let containers = targets.iter().map(|t| t.info.name.clone()).collect();
             let out = Outcome {
                 service: subject,
                 dry_run: true,
-                plan: plan.map(|p| Plan::of(&p, containers)),
+                plan: plan.map(|p| Plan::of(&p, &targets)),
                 result: None,
             };
             audit.finish_ok("dry run".into()).await;

@@ -156,7 +156,17 @@ async fn across_two_engines() -> anyhow::Result<()> {
     .await;
     ensure!(scraped, "ledger-service on b has scraped metrics");
 
-    // A restart on b restarts b's container.
+    // Its plan names the host; the restart on b restarts b's container.
+    let dry = mcp
+        .ok(
+            "restart_container",
+            json!({"service": "ledger-service", "dry_run": true}),
+        )
+        .await?;
+    ensure!(
+        dry["plan"]["hosts"] == json!(["b"]),
+        "the plan names host b: {dry}"
+    );
     let before = engine_b::started_at("ledger-service").await?;
     mcp.ok("restart_container", json!({"service": "ledger-service"}))
         .await?;

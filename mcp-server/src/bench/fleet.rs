@@ -24,12 +24,17 @@ pub(super) async fn fleet_section(r: &mut Report, spec: &str, o: &BenchOpts) {
         window: Duration::from_secs(300),
     };
     let app = App::new(cfg, tokio_util::sync::CancellationToken::new());
-    let target = "payment-service";
+    // With several engines, named with its host (another may run a payment-service too).
+    let target = match &o.docker_hosts[..] {
+        [first, _, ..] => format!("{}/payment-service", first.name),
+        _ => "payment-service".to_string(),
+    };
+    let target = target.as_str();
     // The baseline: Docker's own restart through the same client library, outside
     // QuantumState (no road, no audit) — what our restart is compared with.
     let first = o.docker_hosts.first().cloned();
     let raw = quantumstate_fleet::DockerFleet::on(first.unwrap_or_else(HostSpec::local));
-    let Ok(detail) = raw.inspect(target).await else {
+    let Ok(detail) = raw.inspect("payment-service").await else {
         r.notes.push("restart overhead and fleet RSS skipped: Docker or the demo fleet is not up (run scripts/demo.sh)".into());
         return;
     };

@@ -23,6 +23,9 @@ pub struct Plan {
     pub tool: String,
     /// Containers the call would touch.
     pub containers: Vec<String>,
+    /// The Docker engine each of those containers runs on, in the same order.
+    #[serde(default)]
+    pub hosts: Vec<String>,
     /// What would happen, in order.
     pub operations: Vec<String>,
     /// Seconds the service would not serve (0 when none).
@@ -47,12 +50,13 @@ pub struct ApprovalNeeded {
 
 impl Plan {
     /// What a dry run answers for an issued plan.
-    pub fn of(p: &quantumstate_store::PlanRecord, containers: Vec<String>) -> Plan {
+    pub fn of(p: &quantumstate_store::PlanRecord, targets: &[ContainerDetail]) -> Plan {
         let pending = p.status == quantumstate_store::PlanStatus::Pending;
         Plan {
             plan_id: p.id.clone(),
             tool: p.tool.clone(),
-            containers,
+            containers: targets.iter().map(|t| t.info.name.clone()).collect(),
+            hosts: targets.iter().map(|t| t.info.host.clone()).collect(),
             operations: p.operations.clone(),
             expected_downtime_seconds: p.expected_downtime_seconds,
             valid_until: p.expires_at,
