@@ -12,7 +12,6 @@ mod procs;
 mod prometheus;
 mod report;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -212,24 +211,12 @@ pub async fn run(o: BenchOpts) -> Result<Report, String> {
 
 async fn http_section(
     r: &mut Report,
-    exe: &PathBuf,
+    exe: &std::path::Path,
     spec: &str,
     quick: bool,
 ) -> Result<(), String> {
     let port = procs::free_port().map_err(|e| e.to_string())?;
-    let mut child = Command::new(exe)
-        .args([
-            "http",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--no-runner",
-        ])
-        .env("QS_STORE", spec)
-        .env("QS_LOG", "error")
-        .env("QS_DOCKER_HOSTS", "unix:///nonexistent/qs.sock")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
+    let mut child = procs::http_server(exe, spec, port)
         .spawn()
         .map_err(|e| e.to_string())?;
     let client = reqwest::Client::builder()

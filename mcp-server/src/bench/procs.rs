@@ -289,6 +289,25 @@ pub async fn wait_http(client: &reqwest::Client, url: &str, limit: Duration) -> 
     false
 }
 
+/// `exe http` on 127.0.0.1:`port` over the store `spec`, with no runner, no Docker and
+/// quiet logs, output discarded: the server the HTTP rows measure. Callers add their flags.
+pub fn http_server(exe: &std::path::Path, spec: &str, port: u16) -> Command {
+    let mut c = Command::new(exe);
+    c.args([
+        "http",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--no-runner",
+    ])
+    .env("QS_STORE", spec)
+    .env("QS_LOG", "error")
+    .env("QS_DOCKER_HOSTS", "unix:///nonexistent/qs.sock")
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .kill_on_drop(true);
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

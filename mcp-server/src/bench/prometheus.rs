@@ -249,26 +249,14 @@ async fn alert_latency(
     runs: usize,
 ) -> Result<super::procs::Percentiles, String> {
     let port = free_port().map_err(|e| e.to_string())?;
-    let mut child = Command::new(exe)
-        .args([
-            "http",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--no-runner",
-        ])
+    let mut child = super::procs::http_server(exe, spec, port)
         .args([
             "--alert-token",
             TOKEN,
             "--metrics-source",
             &format!("prometheus={prom}"),
         ])
-        .env("QS_STORE", spec)
-        .env("QS_LOG", "error")
         .env("QS_SERVICES", SERVICES.join(","))
-        .env("QS_DOCKER_HOSTS", "unix:///nonexistent/qs.sock")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .map_err(|e| e.to_string())?;
     let http = client()?;
