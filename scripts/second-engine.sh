@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # A second Docker engine on this machine, as a separate host "b": its own network
 # namespace (qs-b) joined to the host by a veth pair (host 10.99.0.1, b 10.99.0.2), its
-# own data, exec root and socket (/run/qs-b.sock), --live-restore so its containers keep
-# running while the daemon is away. Our images are loaded into it from the first engine.
+# own data, exec root and socket (/run/qs-b.sock), a single-node swarm (`swarm` inits it).
+# Our images are loaded into it from the first engine. No --live-restore: swarm mode
+# refuses it, so stopping the daemon stops its containers (restart policies bring them back).
 #
 #   scripts/second-engine.sh start   # idempotent; waits until it answers
-#   scripts/second-engine.sh stop    # stops the daemon only (containers keep running)
+#   scripts/second-engine.sh swarm   # start, then make it a single-node swarm manager
+#   scripts/second-engine.sh stop    # stops the daemon (and so its containers)
 #   scripts/second-engine.sh status
 #
 # nsenter --net, not `ip netns exec` (that remounts /sys and hides the cgroups dockerd
@@ -55,7 +57,7 @@ start() {
     echo "==> starting engine b (netns $NS, $SOCK, $B_IP)"
     nsenter --net=/var/run/netns/$NS setsid dockerd \
         --data-root "$ROOT/docker" --exec-root "$RUN/exec" -H "unix://$SOCK" \
-        --pidfile "$PIDFILE" --live-restore --bip 172.31.0.1/24 \
+        --pidfile "$PIDFILE" --bip 172.31.0.1/24 \
         >"$RUN/dockerd.log" 2>&1 </dev/null &
     for _ in $(seq 1 60); do
         answers && break
@@ -77,12 +79,21 @@ stop() {
     done
     kill -9 "$pid" 2>/dev/null || true
     rm -f "$PIDFILE"
-    echo "==> engine b stopped (its containers keep running: --live-restore)"
+    echo "==> engine b stopped"
+}
+
+swarm() {
+    start
+    if [[ "$(b info --format '{{.Swarm.LocalNodeState}}')" != active ]]; then
+        echo "==> swarm init on engine b"
+        b swarm init --advertise-addr "$B_IP" >/dev/null
+    fi
 }
 
 case "${1:-status}" in
     start) start ;;
+    swarm) swarm ;;
     stop) stop ;;
     status) if answers; then echo "engine b answers on $SOCK ($B_IP)"; else echo "engine b is not answering"; exit 1; fi ;;
-    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+    *) echo "usage: $0 start|swarm|stop|status" >&2; exit 2 ;;
 esac

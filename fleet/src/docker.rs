@@ -9,6 +9,7 @@ mod convert;
 mod ops;
 mod read;
 mod recreate;
+mod swarm;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

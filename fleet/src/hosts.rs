@@ -20,7 +20,7 @@ use futures::stream::BoxStream;
 
 use crate::{
     ContainerDetail, ContainerInfo, ContainerStats, DockerFleet, FleetError, FleetOps, FleetRead,
-    FleetResult, HostSpec, LogOptions, RawLog, Recreate, Target,
+    FleetResult, HostSpec, LogOptions, RawLog, Recreate, SwarmService, Target,
 };
 use names::{Resolved, qualify};
 
@@ -304,6 +304,21 @@ impl FleetRead for Hosts {
             .map(|e| format!("{}={}", e.name, e.fleet.describe()))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    async fn swarm_services(&self) -> FleetResult<Vec<SwarmService>> {
+        let up: Vec<&Arc<Engine>> = self.engines.iter().filter(|e| e.down().is_none()).collect();
+        let each = up.iter().map(|e| async move {
+            tokio::time::timeout(HOST_BOUND, e.fleet.swarm_services())
+                .await
+                .unwrap_or_else(|_| Ok(Vec::new()))
+                .unwrap_or_default()
+        });
+        Ok(futures::future::join_all(each)
+            .await
+            .into_iter()
+            .flatten()
+            .collect())
     }
 
     fn hosts(&self) -> Vec<HostStatus> {

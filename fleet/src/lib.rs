@@ -14,6 +14,7 @@ mod hosts;
 mod model;
 pub mod probe;
 pub mod stats;
+mod swarm;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -25,6 +26,7 @@ pub use hosts::{HOST_BOUND, HostStatus, Hosts};
 pub use model::*;
 pub use probe::{HealthReport, probe_health};
 pub use stats::ContainerStats;
+pub use swarm::{SwarmService, SwarmTask};
 
 /// The label that makes a container a target.
 pub const MANAGED_LABEL: &str = "quantumstate.managed";
@@ -83,6 +85,10 @@ pub trait FleetRead: Send + Sync + 'static {
     /// Each engine and whether it answers (empty with one engine: its listing says it).
     fn hosts(&self) -> Vec<HostStatus> {
         Vec::new()
+    }
+    /// Managed Docker Swarm services on the engines that are swarm managers.
+    async fn swarm_services(&self) -> FleetResult<Vec<SwarmService>> {
+        Ok(Vec::new())
     }
 }
 

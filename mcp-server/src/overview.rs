@@ -1,12 +1,12 @@
 //! The fleet at a glance: every managed service with its state, health (from its own
 //! /health, else Docker's healthcheck), version, uptime, our restart count and where
-//! each of its figures is read. What
+//! each of its figures is read; managed swarm services with their replicas and tasks. What
 //! `list_services` answers and the `quantumstate://fleet` resource shows.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use quantumstate_fleet::{ContainerDetail, ContainerInfo, HostStatus, probe_health};
+use quantumstate_fleet::{ContainerDetail, ContainerInfo, HostStatus, SwarmService, probe_health};
 use quantumstate_store::MetricType;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -57,6 +57,18 @@ pub struct ServiceList {
     /// Each Docker engine and whether it answers (only with more than one).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<HostStatus>,
+    /// Managed Docker Swarm services, on engines that are swarm managers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub swarm_services: Vec<SwarmSummary>,
+}
+
+/// A swarm service with its health from its tasks: `healthy` when every desired replica
+/// runs, `degraded` when some do, `down` when none does.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SwarmSummary {
+    pub health: String,
+    #[serde(flatten)]
+    pub service: SwarmService,
 }
 
 async fn summary(app: &App, c: ContainerInfo) -> ServiceSummary {
@@ -150,11 +162,23 @@ pub async fn health_word(
 /// The fleet as `list_services` returns it (also the `quantumstate://fleet` resource).
 pub async fn fleet_overview(app: &App) -> ToolResult<ServiceList> {
     let (list, truncated) = crate::text::cap(app.fleet().list().await?, crate::text::MAX_LIST);
-    let summaries = futures::future::join_all(list.into_iter().map(|c| summary(app, c))).await;
+    let (summaries, swarm) = tokio::join!(
+        futures::future::join_all(list.into_iter().map(|c| summary(app, c))),
+        app.fleet().swarm_services()
+    );
+    let swarm_services = swarm
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| SwarmSummary {
+            health: s.health().into(),
+            service: s,
+        })
+        .collect();
     Ok(ServiceList {
         metrics_source: app.metrics_description(),
         services: summaries,
         truncated,
         hosts: app.fleet().hosts(),
+        swarm_services,
     })
 }

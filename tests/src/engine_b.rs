@@ -33,7 +33,12 @@ pub async fn start() -> anyhow::Result<()> {
     script("start").await.map(|_| ())
 }
 
-/// Stops b's daemon; its containers keep running (`--live-restore`).
+/// Starts engine b as a single-node swarm manager (idempotent).
+pub async fn swarm() -> anyhow::Result<()> {
+    script("swarm").await.map(|_| ())
+}
+
+/// Stops b's daemon, and with it its containers (restart policies bring them back).
 pub async fn stop() -> anyhow::Result<()> {
     script("stop").await.map(|_| ())
 }

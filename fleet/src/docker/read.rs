@@ -208,6 +208,10 @@ impl FleetRead for DockerFleet {
         Ok(Box::pin(stream))
     }
 
+    async fn swarm_services(&self) -> FleetResult<Vec<crate::SwarmService>> {
+        self.list_swarm().await
+    }
+
     fn describe(&self) -> String {
         self.spec
             .endpoint
