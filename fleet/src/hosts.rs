@@ -281,7 +281,16 @@ impl FleetRead for Hosts {
 
     async fn stats(&self, service: &str) -> FleetResult<ContainerStats> {
         let (e, bare) = self.resolve(service).await?;
-        e.fleet.stats(&bare).await
+        let mut st = e.fleet.stats(&bare).await?;
+        if self
+            .shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&bare)
+        {
+            st.service = format!("{}/{bare}", e.name);
+        }
+        Ok(st)
     }
 
     async fn logs(&self, service: &str, opts: LogOptions) -> FleetResult<Vec<RawLog>> {

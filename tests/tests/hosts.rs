@@ -129,6 +129,7 @@ async fn across_two_engines() -> anyhow::Result<()> {
         "ledger-service",
     ] {
         let st = mcp.ok("container_stats", json!({"service": s})).await?;
+        ensure!(st["service"] == s, "stats name the service as listed: {st}");
         ensure!(
             st["running"] == true && st["memory_used_bytes"].as_u64().unwrap_or(0) > 0,
             "{s}: {st}"
