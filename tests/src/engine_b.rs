@@ -15,6 +15,11 @@ pub const HOSTS: [&str; 2] = [
     "b=unix:///run/qs-b.sock?address=10.99.0.2",
 ];
 
+/// The server's flags for that fleet.
+pub fn server_args() -> [&'static str; 4] {
+    ["--docker-host", HOSTS[0], "--docker-host", HOSTS[1]]
+}
+
 /// `docker -H b args`, bounded.
 pub async fn docker(args: &[&str]) -> anyhow::Result<String> {
     let mut all = vec!["-H", SOCK];
@@ -89,10 +94,5 @@ pub async fn clear() -> anyhow::Result<()> {
 
 /// When b last started `container`.
 pub async fn started_at(container: &str) -> anyhow::Result<String> {
-    Ok(
-        docker(&["inspect", "--format", "{{.State.StartedAt}}", container])
-            .await?
-            .trim()
-            .to_string(),
-    )
+    crate::started_at_on(&["-H", SOCK], container).await
 }

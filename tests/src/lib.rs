@@ -73,12 +73,14 @@ pub async fn run_env(
 
 /// When Docker last started `container` (changes on every restart or recreation).
 pub async fn started_at(container: &str) -> anyhow::Result<String> {
-    Ok(
-        docker(&["inspect", "--format", "{{.State.StartedAt}}", container])
-            .await?
-            .trim()
-            .to_string(),
-    )
+    started_at_on(&[], container).await
+}
+
+/// As [`started_at`], on the engine `engine` selects (`["-H", SOCKET]`; empty: the default).
+pub async fn started_at_on(engine: &[&str], container: &str) -> anyhow::Result<String> {
+    let mut args = engine.to_vec();
+    args.extend(["inspect", "--format", "{{.State.StartedAt}}", container]);
+    Ok(docker(&args).await?.trim().to_string())
 }
 
 /// `docker args`, bounded by [`DOCKER_TIMEOUT`].

@@ -67,13 +67,7 @@ async fn across_two_engines() -> anyhow::Result<()> {
     store.seed().await?;
     let hosts = engine_b::HOSTS.join(",");
     let scraper = Scraper::start_env(&store, &[("QS_DOCKER_HOSTS", &hosts)])?;
-    let args = [
-        "--docker-host",
-        engine_b::HOSTS[0],
-        "--docker-host",
-        engine_b::HOSTS[1],
-    ];
-    let mcp = Mcp::start(&store, &args).await?;
+    let mcp = Mcp::start(&store, &engine_b::server_args()).await?;
 
     // Every service of both hosts, each with its host; the shared name qualified.
     let last = RefCell::new(Value::Null);
@@ -352,13 +346,7 @@ async fn swarm_listing() -> anyhow::Result<()> {
     ])
     .await?;
     let store = TempStore::new()?;
-    let args = [
-        "--docker-host",
-        engine_b::HOSTS[0],
-        "--docker-host",
-        engine_b::HOSTS[1],
-    ];
-    let mcp = Mcp::start(&store, &args).await?;
+    let mcp = Mcp::start(&store, &engine_b::server_args()).await?;
     let list = until_swarm(&mcp, "web-service", Duration::from_secs(120), |s| {
         s["running"] == 2 && s["desired"] == 2
     })
