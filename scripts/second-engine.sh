@@ -55,7 +55,9 @@ start() {
     network
     mkdir -p "$ROOT" "$RUN"
     echo "==> starting engine b (netns $NS, $SOCK, $B_IP)"
-    nsenter --net=/var/run/netns/$NS setsid dockerd \
+    # Swarm tries to pull a task's image before each start, even when it is loaded (and
+    # there is no registry here): prefer the loaded image.
+    DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 nsenter --net=/var/run/netns/$NS setsid dockerd \
         --data-root "$ROOT/docker" --exec-root "$RUN/exec" -H "unix://$SOCK" \
         --pidfile "$PIDFILE" --bip 172.31.0.1/24 \
         >"$RUN/dockerd.log" 2>&1 </dev/null &

@@ -10,6 +10,7 @@ mod ops;
 mod read;
 mod recreate;
 mod swarm;
+mod swarm_ops;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

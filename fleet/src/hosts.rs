@@ -8,11 +8,13 @@
 //! that target it fail at once naming it, and a background check (at most one in flight,
 //! every `RECHECK`) brings it back without a restart. Operations go to the target's host.
 
+mod engine;
 mod names;
+mod swarm;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -20,133 +22,17 @@ use futures::stream::BoxStream;
 
 use crate::{
     ContainerDetail, ContainerInfo, ContainerStats, DockerFleet, FleetError, FleetOps, FleetRead,
-    FleetResult, HostSpec, LogOptions, RawLog, Recreate, SwarmService, Target,
+    FleetResult, HostSpec, LogOptions, RawLog, Recreate, SwarmChange, SwarmService, Target,
 };
+use engine::Engine;
 use names::{Resolved, qualify};
+
+pub use engine::HostStatus;
 
 /// The longest one engine may take to list before it is called unreachable.
 pub const HOST_BOUND: Duration = Duration::from_secs(2);
 /// How often an unreachable engine is tried again in the background.
 const RECHECK: Duration = Duration::from_secs(3);
-
-/// How one engine is doing, as `list_services` reports it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
-pub struct HostStatus {
-    pub name: String,
-    pub endpoint: String,
-    pub reachable: bool,
-    /// Why it is unreachable, and since when.
-    pub reason: Option<String>,
-    pub since: Option<DateTime<Utc>>,
-}
-
-#[derive(Default)]
-struct Health {
-    down: Option<(DateTime<Utc>, String)>,
-    /// The last listing it answered (returned, marked, while it is down).
-    last: Vec<ContainerInfo>,
-    checking: Option<Instant>,
-}
-
-struct Engine {
-    name: String,
-    fleet: DockerFleet,
-    health: Mutex<Health>,
-}
-
-impl Engine {
-    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
-        self.health.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn down(&self) -> Option<String> {
-        self.health().down.as_ref().map(|(_, why)| why.clone())
-    }
-
-    /// Lists within the bound, recording the outcome.
-    async fn list(&self, cached: bool) -> FleetResult<Vec<ContainerInfo>> {
-        let call = async {
-            if cached {
-                self.fleet.list_cached().await
-            } else {
-                self.fleet.list().await
-            }
-        };
-        let got = match tokio::time::timeout(HOST_BOUND, call).await {
-            Ok(r) => r,
-            Err(_) => Err(FleetError::Unavailable(format!(
-                "it did not list its containers within {} s",
-                HOST_BOUND.as_secs()
-            ))),
-        };
-        let mut h = self.health();
-        match &got {
-            Ok(list) => {
-                h.down = None;
-                h.last = list.clone();
-            }
-            Err(FleetError::Unavailable(why)) => {
-                if h.down.is_none() {
-                    tracing::warn!(host = %self.name, %why, "docker host unreachable");
-                    h.down = Some((Utc::now(), why.clone()));
-                }
-            }
-            Err(_) => {}
-        }
-        got
-    }
-
-    /// The listing to use now: the engine's, or (while it is down) its last one, marked.
-    async fn listing(self: &Arc<Self>, cached: bool) -> Vec<ContainerInfo> {
-        if self.down().is_some() {
-            self.recheck();
-        } else {
-            match self.list(cached).await {
-                Ok(list) => return list,
-                Err(FleetError::Unavailable(_)) => {} // down from now on
-                Err(_) => return self.health().last.clone(),
-            }
-        }
-        let h = self.health();
-        let why = h.down.as_ref().map(|(_, w)| w.clone()).unwrap_or_default();
-        h.last
-            .iter()
-            .cloned()
-            .map(|mut c| {
-                c.state = "unreachable".into();
-                c.unreachable = Some(format!("host {} is unreachable: {why}", self.name));
-                c
-            })
-            .collect()
-    }
-
-    /// Tries a down engine again in the background (one check in flight, every RECHECK).
-    fn recheck(self: &Arc<Self>) {
-        {
-            let mut h = self.health();
-            if h.checking.is_some_and(|at| at.elapsed() < RECHECK) {
-                return;
-            }
-            h.checking = Some(Instant::now());
-        }
-        let me = self.clone();
-        tokio::spawn(async move {
-            if me.list(false).await.is_ok() {
-                tracing::info!(host = %me.name, "docker host reachable again");
-            }
-        });
-    }
-
-    fn refuse(&self) -> FleetResult<()> {
-        match self.down() {
-            Some(why) => Err(FleetError::Unavailable(format!(
-                "host {} is unreachable: {why}",
-                self.name
-            ))),
-            None => Ok(()),
-        }
-    }
-}
 
 /// Several engines as one fleet.
 pub struct Hosts {
@@ -240,6 +126,11 @@ impl Hosts {
                 Resolved::None => {}
             }
         }
+        // A swarm service (its tasks' logs and stats are read on its manager's engine).
+        if let Ok(svc) = self.swarm_service(service).await {
+            let e = self.engine(&svc.host)?;
+            return Ok((e, svc.name));
+        }
         // Not listed anywhere: ask each answering engine, so a container that exists but
         // is not managed is refused naming the label.
         for e in self.engines.iter().filter(|e| e.down().is_none()) {
@@ -316,18 +207,13 @@ impl FleetRead for Hosts {
     }
 
     async fn swarm_services(&self) -> FleetResult<Vec<SwarmService>> {
-        let up: Vec<&Arc<Engine>> = self.engines.iter().filter(|e| e.down().is_none()).collect();
-        let each = up.iter().map(|e| async move {
-            tokio::time::timeout(HOST_BOUND, e.fleet.swarm_services())
-                .await
-                .unwrap_or_else(|_| Ok(Vec::new()))
-                .unwrap_or_default()
-        });
-        Ok(futures::future::join_all(each)
-            .await
-            .into_iter()
-            .flatten()
-            .collect())
+        Ok(self.gather_swarm().await)
+    }
+
+    async fn swarm_tasks(&self, svc: &SwarmService) -> FleetResult<Vec<ContainerDetail>> {
+        let e = self.engine(&svc.host)?;
+        e.refuse()?;
+        e.fleet.swarm_tasks(svc).await
     }
 
     fn hosts(&self) -> Vec<HostStatus> {
@@ -392,5 +278,10 @@ impl FleetOps for Hosts {
     async fn recreate(&self, target: &Target, change: &Recreate) -> FleetResult<ContainerDetail> {
         let e = self.target_engine(target)?;
         Ok(self.named_detail(e.fleet.recreate(target, change).await?))
+    }
+    async fn update_swarm(&self, svc: &SwarmService, change: &SwarmChange) -> FleetResult<()> {
+        let e = self.engine(&svc.host)?;
+        e.refuse()?;
+        e.fleet.update_swarm(svc, change).await
     }
 }

@@ -26,7 +26,7 @@ pub use hosts::{HOST_BOUND, HostStatus, Hosts};
 pub use model::*;
 pub use probe::{HealthReport, probe_health};
 pub use stats::ContainerStats;
-pub use swarm::{SwarmService, SwarmTask};
+pub use swarm::{SwarmChange, SwarmService, SwarmTask, UpdateStatus};
 
 /// The label that makes a container a target.
 pub const MANAGED_LABEL: &str = "quantumstate.managed";
@@ -90,6 +90,27 @@ pub trait FleetRead: Send + Sync + 'static {
     async fn swarm_services(&self) -> FleetResult<Vec<SwarmService>> {
         Ok(Vec::new())
     }
+    /// One managed swarm service, by name or `host/name`.
+    async fn swarm_service(&self, name: &str) -> FleetResult<SwarmService> {
+        let all = self.swarm_services().await?;
+        let mut hits: Vec<SwarmService> = all
+            .into_iter()
+            .filter(|s| s.name == name || s.qualified() == name)
+            .collect();
+        match hits.len() {
+            0 => Err(FleetError::NotFound(name.into())),
+            1 => Ok(hits.remove(0)),
+            _ => Err(FleetError::Ambiguous {
+                name: name.into(),
+                choices: hits.iter().map(SwarmService::qualified).collect(),
+            }),
+        }
+    }
+    /// The containers of a swarm service's running tasks on its engine, named after the
+    /// service and carrying the service's labels where the container has none of its own.
+    async fn swarm_tasks(&self, _svc: &SwarmService) -> FleetResult<Vec<ContainerDetail>> {
+        Ok(Vec::new())
+    }
 }
 
 /// The operations side: each acts on one resolved, admitted `Target` and makes exactly
@@ -114,6 +135,13 @@ pub trait FleetOps: Send + Sync + 'static {
     /// Recreates the container from the same image with a new SERVICE_VERSION, keeping its
     /// name, ports, labels, limits, health check, restart policy and networks.
     async fn recreate(&self, target: &Target, change: &Recreate) -> FleetResult<ContainerDetail>;
+    /// Asks swarm to roll out `change` on a managed service (one inspect, one update).
+    async fn update_swarm(&self, svc: &SwarmService, _change: &SwarmChange) -> FleetResult<()> {
+        Err(FleetError::Failed(format!(
+            "{} is a swarm service, and this fleet cannot update swarm services",
+            svc.name
+        )))
+    }
 }
 
 /// Both sides of a fleet in one object (the server hands them out separately).

@@ -149,3 +149,38 @@ mod tests {
         assert_eq!(cpu_percent(&c, &p), None);
     }
 }
+
+/// The stats of a swarm service: the sum over its tasks' containers (CPU, memory, network,
+/// pids), `container_id` listing them; running when every task runs.
+pub fn sum(service: &str, parts: &[ContainerStats]) -> ContainerStats {
+    fn total<F: Fn(&ContainerStats) -> Option<u64>>(parts: &[ContainerStats], f: F) -> Option<u64> {
+        parts.iter().map(f).sum()
+    }
+    let used = total(parts, |p| p.memory_used_bytes);
+    let limit = total(parts, |p| p.memory_limit_bytes);
+    ContainerStats {
+        service: service.to_string(),
+        container_id: parts
+            .iter()
+            .map(|p| p.container_id.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        running: !parts.is_empty() && parts.iter().all(|p| p.running),
+        paused: parts.iter().any(|p| p.paused),
+        cpu_percent: parts
+            .iter()
+            .map(|p| p.cpu_percent)
+            .sum::<Option<f64>>()
+            .map(round2),
+        online_cpus: parts.iter().filter_map(|p| p.online_cpus).max(),
+        memory_used_bytes: used,
+        memory_limit_bytes: limit,
+        memory_percent: match (used, limit) {
+            (Some(u), Some(l)) if l > 0 => Some(round2(u as f64 / l as f64 * 100.0)),
+            _ => None,
+        },
+        network_rx_bytes: total(parts, |p| p.network_rx_bytes),
+        network_tx_bytes: total(parts, |p| p.network_tx_bytes),
+        pids: total(parts, |p| p.pids),
+    }
+}

@@ -186,6 +186,14 @@ pub const TOOLS: &[ToolSpec] = &[
         false,
         Never,
     )),
+    idempotent(change(
+        "scale_service",
+        "Scale swarm service",
+        "remediation",
+        Operate,
+        true,
+        ByOperation,
+    )),
     change(
         "remediate",
         "Remediate (queue)",
@@ -261,6 +269,6 @@ mod tests {
         names.dedup();
         assert_eq!(n, names.len());
         assert!(TOOLS.iter().all(|t| TOOLSETS.contains(&t.toolset)));
-        assert_eq!(TOOLS.iter().filter(|t| t.public).count(), 29);
+        assert_eq!(TOOLS.iter().filter(|t| t.public).count(), 30);
     }
 }

@@ -1,5 +1,5 @@
 //! The service names tools accept: those configured (`--services`), managed containers
-//! Docker listed, and services the store knows (metrics of the last 30 days, incidents). Checking a name reads a cache;
+//! and swarm services Docker listed, and services the store knows (metrics of the last 30 days, incidents). Checking a name reads a cache;
 //! only a name not seen yet waits, and then on Docker and the store for a short bound,
 //! so a hung Docker daemon never stalls a read tool.
 
@@ -23,6 +23,8 @@ const LOOKUP_BOUND: Duration = Duration::from_millis(300);
 #[derive(Default)]
 struct Known {
     docker: Option<(Instant, BTreeSet<String>)>,
+    /// Managed swarm services, by name and by `host/name` (refreshed with Docker's).
+    swarm: BTreeSet<String>,
     stored: Option<(Instant, BTreeSet<String>)>,
 }
 
@@ -54,7 +56,13 @@ impl Directory {
         let has = |s: &Option<(Instant, BTreeSet<String>)>| {
             s.as_ref().is_some_and(|(_, n)| n.contains(name))
         };
-        self.configured.contains(name) || has(&k.docker) || has(&k.stored)
+        self.configured.contains(name) || has(&k.docker) || has(&k.stored) || k.swarm.contains(name)
+    }
+
+    /// True when `name` is a managed swarm service (as last listed; no wait).
+    pub fn is_swarm(&self, name: &str) -> bool {
+        let k = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        k.swarm.contains(name)
     }
 
     /// Reads both sources again where their cache is stale (each bounded in time).
@@ -70,10 +78,19 @@ impl Directory {
             if !docker_stale {
                 return None;
             }
-            match tokio::time::timeout(LOOKUP_BOUND, self.reads.list_cached()).await {
-                Ok(Ok(list)) => Some(list.into_iter().map(|c| c.name).collect()),
-                _ => None,
-            }
+            let listed = async {
+                match tokio::time::timeout(LOOKUP_BOUND, self.reads.list_cached()).await {
+                    Ok(Ok(list)) => Some(list.into_iter().map(|c| c.name).collect()),
+                    _ => None,
+                }
+            };
+            let swarm = async {
+                match tokio::time::timeout(LOOKUP_BOUND, self.reads.swarm_services()).await {
+                    Ok(Ok(list)) => Some(list),
+                    _ => None,
+                }
+            };
+            Some(tokio::join!(listed, swarm))
         };
         let stored = async {
             if !store_stale {
@@ -86,8 +103,15 @@ impl Directory {
         };
         let (docker, stored) = tokio::join!(docker, stored);
         let mut k = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        let (docker, swarm) = docker.unwrap_or((None, None));
         if let Some(d) = docker {
             k.docker = Some((Instant::now(), d));
+        }
+        if let Some(list) = swarm {
+            k.swarm = list
+                .iter()
+                .flat_map(|s| [s.name.clone(), s.qualified()])
+                .collect();
         }
         if let Some(s) = stored {
             k.stored = Some((Instant::now(), s));
@@ -122,6 +146,7 @@ impl Directory {
         for (_, names) in [&k.docker, &k.stored].into_iter().flatten() {
             all.extend(names.iter().cloned());
         }
+        all.extend(k.swarm.iter().filter(|n| !n.contains('/')).cloned());
         all.into_iter().collect()
     }
 

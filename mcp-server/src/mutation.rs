@@ -15,7 +15,9 @@ mod refusals;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use quantumstate_fleet::{ContainerDetail, FleetOps, FleetRead, MANAGED_LABEL, ROLE_LABEL};
+use quantumstate_fleet::{
+    ContainerDetail, FleetOps, FleetRead, MANAGED_LABEL, ROLE_LABEL, SwarmService,
+};
 use quantumstate_store::StoreHandle;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -215,12 +217,13 @@ impl Road {
         };
         let Admitted {
             targets,
+            swarm,
             subject,
             plan,
             approved_by,
         } = admitted;
         audit.set_service(Some(subject.clone()));
-        audit.set_hosts(&targets);
+        audit.set_hosts(&targets, swarm.as_ref());
         audit.set_approved_by(approved_by);
         if let Some(p) = &plan {
             audit.set_plan_id(&p.id);
@@ -241,9 +244,11 @@ impl Road {
         let allowed: Vec<_> = targets.iter().map(ContainerDetail::target).collect();
         let cx = ApplyCx {
             targets: &targets,
+            swarm: swarm.as_ref(),
             ops: Ops::new(
                 self.ops.as_ref(),
                 &allowed,
+                swarm.as_ref(),
                 &self.telemetry,
                 client.fence.as_deref(),
                 &targets,
@@ -289,14 +294,19 @@ impl Road {
             Some(s) => Some(self.directory.check(s).await?),
             None => None,
         };
-        let tcx = TargetCx::new(service.as_deref(), self.reads.as_ref());
+        let swarm = service
+            .as_deref()
+            .is_some_and(|s| self.directory.is_swarm(s));
+        let tcx = TargetCx::new(service.as_deref(), swarm, self.reads.as_ref());
         let targets = m.targets(&tcx).await?;
         for t in &targets {
             check_managed(t)?;
         }
+        let swarm = tcx.looked_up_swarm();
         let pcx = PlanCx {
             service: service.as_deref(),
             targets: &targets,
+            swarm: swarm.as_ref(),
             reads: self.reads.as_ref(),
             store,
             caller,
@@ -319,6 +329,7 @@ impl Road {
             let plan = plans::issue(store, cfg, caller, &proposal, needs).await?;
             return Ok(Admitted {
                 targets,
+                swarm,
                 subject,
                 plan: Some(plan),
                 approved_by: None,
@@ -345,6 +356,7 @@ impl Road {
         }
         Ok(Admitted {
             targets,
+            swarm,
             subject,
             plan: grant.plan,
             approved_by: grant.approved_by,
@@ -355,6 +367,8 @@ impl Road {
 /// What the checks let through.
 struct Admitted {
     targets: Vec<ContainerDetail>,
+    /// The swarm service the call names (only it can be updated).
+    swarm: Option<SwarmService>,
     subject: String,
     /// The plan a dry run issued, or the one a real call runs on (used up).
     plan: Option<quantumstate_store::PlanRecord>,

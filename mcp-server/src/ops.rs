@@ -5,6 +5,7 @@
 
 mod deploy;
 mod deps;
+pub mod swarm;
 
 use std::time::Duration;
 
@@ -106,6 +107,9 @@ pub struct Restarted {
     /// QuantumState's restart count after this restart.
     pub restart_count: Option<u64>,
     pub readiness: Option<Readiness>,
+    /// A swarm service's rolling restart: what swarm did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolling: Option<swarm::Rolled>,
 }
 
 /// Restarts a resolved container and (optionally) waits until it is ready again.
@@ -136,6 +140,7 @@ pub async fn restart(
         started_at_after: started_after,
         restart_count: count,
         readiness,
+        rolling: None,
     })
 }
 

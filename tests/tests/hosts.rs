@@ -3,8 +3,7 @@
 //! payment-service and a ledger-service. One server and one scraper cover both: names
 //! that run on both hosts are qualified, list/stats/logs/restart/fault/audit work on each,
 //! and engine b stopped mid-test leaves the local tools answering within 2 s, then comes
-//! back without a restart. On b as a swarm manager, a managed swarm service is listed with
-//! its replicas and its tasks per node, following what swarm does.
+//! back without a restart. (Swarm services on b: `tests/swarm.rs`.)
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -269,120 +268,5 @@ async fn across_two_engines() -> anyhow::Result<()> {
 
     mcp.stop().await;
     scraper.stop().await;
-    Ok(())
-}
-
-fn swarm_service<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
-    list["swarm_services"]
-        .as_array()?
-        .iter()
-        .find(|s| s["name"] == name)
-}
-
-/// Polls `list_services` until `check` holds for the swarm service `name` (bounded).
-async fn until_swarm(
-    mcp: &Mcp,
-    name: &str,
-    within: Duration,
-    check: impl Fn(&Value) -> bool,
-) -> anyhow::Result<Value> {
-    let last = RefCell::new(Value::Null);
-    let ok = poll_until(within, Duration::from_secs(1), || {
-        let last = &last;
-        let check = &check;
-        async move {
-            let list = mcp.ok("list_services", json!({})).await.unwrap_or_default();
-            let ok = swarm_service(&list, name).is_some_and(check);
-            *last.borrow_mut() = list;
-            ok
-        }
-    })
-    .await;
-    let list = last.into_inner();
-    ensure!(
-        ok,
-        "swarm service {name} not as expected within {within:?}: {list}"
-    );
-    Ok(list)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn swarm_services_are_listed_with_their_replicas_and_tasks() {
-    if !quantumstate_tests::docker_or_skip().await {
-        return;
-    }
-    engine_b::swarm().await.expect("engine b runs a swarm");
-    let _ = engine_b::docker(&["service", "rm", "web-service"]).await;
-    let outcome = swarm_listing().await;
-    let _ = engine_b::docker(&["service", "rm", "web-service"]).await;
-    outcome.expect("swarm services are listed");
-}
-
-async fn swarm_listing() -> anyhow::Result<()> {
-    engine_b::docker(&[
-        "service",
-        "create",
-        "-d",
-        "--no-resolve-image",
-        "--name",
-        "web-service",
-        "--label",
-        "quantumstate.managed=true",
-        "--label",
-        "quantumstate.service=web-service",
-        "--replicas",
-        "2",
-        "-e",
-        "ROLE=payment",
-        "-e",
-        "SERVICE_NAME=web-service",
-        "-e",
-        "PORT=8021",
-        "-e",
-        "BIND_ADDR=0.0.0.0",
-        "-e",
-        "SERVICE_VERSION=1.0.0",
-        "quantumstate/qs-service:local",
-    ])
-    .await?;
-    let store = TempStore::new()?;
-    let mcp = Mcp::start(&store, &engine_b::server_args()).await?;
-    let list = until_swarm(&mcp, "web-service", Duration::from_secs(120), |s| {
-        s["running"] == 2 && s["desired"] == 2
-    })
-    .await?;
-    let web = swarm_service(&list, "web-service").context("listed")?;
-    ensure!(
-        web["health"] == "healthy" && web["host"] == "b" && web["version"] == "1.0.0",
-        "{web}"
-    );
-    ensure!(
-        web["mode"] == "replicated" && web["update_parallelism"] == 1,
-        "{web}"
-    );
-    let tasks = web["tasks"].as_array().cloned().unwrap_or_default();
-    ensure!(
-        tasks.len() == 2
-            && tasks
-                .iter()
-                .all(|t| t["state"] == "running" && t["container_id"].is_string()),
-        "{web}"
-    );
-    let per_node: u64 = web["tasks_per_node"]
-        .as_object()
-        .map_or(0, |m| m.values().filter_map(Value::as_u64).sum());
-    ensure!(
-        per_node == 2,
-        "tasks per node add up to the replicas: {web}"
-    );
-    // Swarm's own scale is followed: one replica wanted, one running.
-    engine_b::docker(&["service", "scale", "-d", "web-service=1"]).await?;
-    until_swarm(&mcp, "web-service", Duration::from_secs(60), |s| {
-        s["desired"] == 1
-            && s["running"] == 1
-            && s["tasks"].as_array().is_some_and(|t| t.len() == 1)
-    })
-    .await?;
-    mcp.stop().await;
     Ok(())
 }

@@ -132,6 +132,14 @@ impl FleetOps for DockerFleet {
         .await
     }
 
+    async fn update_swarm(
+        &self,
+        svc: &crate::SwarmService,
+        change: &crate::SwarmChange,
+    ) -> FleetResult<()> {
+        self.update_service(svc, change).await
+    }
+
     async fn recreate(&self, target: &Target, change: &Recreate) -> FleetResult<ContainerDetail> {
         let old = self.inspect_id(&target.id).await?;
         let change = change.clone();

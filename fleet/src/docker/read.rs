@@ -25,6 +25,75 @@ const MAX_LOG_LINES: usize = 5_000;
 const LOG_READ: Duration = Duration::from_secs(10);
 
 impl DockerFleet {
+    /// Stats of one container (a managed one, or a swarm service's task).
+    pub(super) async fn stats_of(&self, info: ContainerInfo) -> FleetResult<ContainerStats> {
+        let now = self.one_shot(&info.id).await?;
+        let fresh = CpuSample::of(&now, Instant::now());
+        let prev = self
+            .cpu
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&info.id)
+            .cloned();
+        // One-shot stats carry no previous sample on API 1.41: use ours, or take a second
+        // sample half a second later.
+        let (prev, cur, raw) = match (prev, fresh) {
+            (Some(p), Some(c))
+                if c.at.duration_since(p.at) < Duration::from_secs(60) && c.at > p.at =>
+            {
+                (Some(p), Some(c), now)
+            }
+            (_, Some(c)) => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let again = self.one_shot(&info.id).await?;
+                let c2 = CpuSample::of(&again, Instant::now());
+                (Some(c), c2, again)
+            }
+            (_, None) => (None, None, now),
+        };
+        if let Some(c) = &cur {
+            self.cpu
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(info.id.clone(), c.clone());
+        }
+        // Docker's stats of a paused container look like a running one's: ask its state.
+        let i = self.inspect_id(&info.id).await?;
+        let d = detail(info, &i);
+        let mut out = stats::compute(&d.info, &raw, prev.as_ref(), cur.as_ref());
+        out.paused = d.paused;
+        out.running = d.running && out.running;
+        Ok(out)
+    }
+
+    /// The log lines of one container by id.
+    pub(super) async fn logs_of(&self, id: &str, opts: &LogOptions) -> FleetResult<Vec<RawLog>> {
+        let tail = opts.tail.clamp(1, MAX_LOG_LINES);
+        let since = since_secs(opts.since);
+        let id = id.to_string();
+        self.call("container_logs", LOG_READ, |d| async move {
+            let o = LogsOptionsBuilder::new()
+                .stdout(true)
+                .stderr(true)
+                .timestamps(true)
+                .since(since)
+                .tail(&tail.to_string())
+                .build();
+            let mut s = d.logs(&id, Some(o));
+            let mut out = Vec::new();
+            while let Some(item) = s.next().await {
+                if let Some(line) = raw_line(&item?) {
+                    out.push(line);
+                }
+                if out.len() >= MAX_LOG_LINES {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     pub(super) async fn inspect_id(&self, id: &str) -> FleetResult<ContainerInspectResponse> {
         let id = id.to_string();
         self.call("inspect_container", QUICK, |d| async move {
@@ -115,72 +184,19 @@ impl FleetRead for DockerFleet {
     }
 
     async fn stats(&self, service: &str) -> FleetResult<ContainerStats> {
-        let info = self.resolve(service).await?;
-        let now = self.one_shot(&info.id).await?;
-        let fresh = CpuSample::of(&now, Instant::now());
-        let prev = self
-            .cpu
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&info.id)
-            .cloned();
-        // One-shot stats carry no previous sample on API 1.41: use ours, or take a second
-        // sample half a second later.
-        let (prev, cur, raw) = match (prev, fresh) {
-            (Some(p), Some(c))
-                if c.at.duration_since(p.at) < Duration::from_secs(60) && c.at > p.at =>
-            {
-                (Some(p), Some(c), now)
-            }
-            (_, Some(c)) => {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                let again = self.one_shot(&info.id).await?;
-                let c2 = CpuSample::of(&again, Instant::now());
-                (Some(c), c2, again)
-            }
-            (_, None) => (None, None, now),
-        };
-        if let Some(c) = &cur {
-            self.cpu
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(info.id.clone(), c.clone());
+        match self.resolve(service).await {
+            Ok(info) => self.stats_of(info).await,
+            Err(FleetError::NotFound(_)) => self.swarm_stats(service).await,
+            Err(e) => Err(e),
         }
-        // Docker's stats of a paused container look like a running one's: ask its state.
-        let i = self.inspect_id(&info.id).await?;
-        let d = detail(info, &i);
-        let mut out = stats::compute(&d.info, &raw, prev.as_ref(), cur.as_ref());
-        out.paused = d.paused;
-        out.running = d.running && out.running;
-        Ok(out)
     }
 
     async fn logs(&self, service: &str, opts: LogOptions) -> FleetResult<Vec<RawLog>> {
-        let info = self.resolve(service).await?;
-        let tail = opts.tail.clamp(1, MAX_LOG_LINES);
-        let since = since_secs(opts.since);
-        let id = info.id.clone();
-        self.call("container_logs", LOG_READ, |d| async move {
-            let o = LogsOptionsBuilder::new()
-                .stdout(true)
-                .stderr(true)
-                .timestamps(true)
-                .since(since)
-                .tail(&tail.to_string())
-                .build();
-            let mut s = d.logs(&id, Some(o));
-            let mut out = Vec::new();
-            while let Some(item) = s.next().await {
-                if let Some(line) = raw_line(&item?) {
-                    out.push(line);
-                }
-                if out.len() >= MAX_LOG_LINES {
-                    break;
-                }
-            }
-            Ok(out)
-        })
-        .await
+        match self.resolve(service).await {
+            Ok(info) => self.logs_of(&info.id, &opts).await,
+            Err(FleetError::NotFound(_)) => self.swarm_logs(service, &opts).await,
+            Err(e) => Err(e),
+        }
     }
 
     async fn follow_logs(
@@ -210,6 +226,10 @@ impl FleetRead for DockerFleet {
 
     async fn swarm_services(&self) -> FleetResult<Vec<crate::SwarmService>> {
         self.list_swarm().await
+    }
+
+    async fn swarm_tasks(&self, svc: &crate::SwarmService) -> FleetResult<Vec<ContainerDetail>> {
+        self.task_details(svc).await
     }
 
     fn describe(&self) -> String {

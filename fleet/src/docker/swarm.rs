@@ -9,7 +9,10 @@ use bollard::query_parameters::{
 };
 
 use super::{DockerFleet, QUICK};
-use crate::{FleetError, FleetResult, MANAGED_LABEL, SERVICE_LABEL, SwarmService, SwarmTask};
+use crate::{
+    FleetError, FleetResult, MANAGED_LABEL, PREVIOUS_VERSION_LABEL, SERVICE_LABEL, SwarmService,
+    SwarmTask, UpdateStatus,
+};
 
 fn not_a_manager(e: &FleetError) -> bool {
     let text = e.to_string();
@@ -75,6 +78,12 @@ impl DockerFleet {
                 let mode = spec.mode.as_ref();
                 let global = mode.is_some_and(|m| m.global.is_some());
                 let status = s.service_status.unwrap_or_default();
+                let update = spec.update_config.clone().unwrap_or_default();
+                let update_status = s.update_status.map(|u| UpdateStatus {
+                    state: u.state.map(|x| x.to_string()).unwrap_or_default(),
+                    started_at: u.started_at,
+                    message: u.message.filter(|m| !m.is_empty()),
+                });
                 let mine: Vec<SwarmTask> = tasks
                     .iter()
                     .filter(|t| t.service_id.as_deref() == Some(id.as_str()))
@@ -127,12 +136,25 @@ impl DockerFleet {
                     mode: if global { "global" } else { "replicated" }.into(),
                     desired: status.desired_tasks.unwrap_or(0),
                     running: status.running_tasks.unwrap_or(0),
-                    update_parallelism: spec
-                        .update_config
-                        .as_ref()
-                        .and_then(|u| u.parallelism)
+                    update_parallelism: update
+                        .parallelism
                         .filter(|p| *p > 0)
                         .map_or(1, |p| p as u64),
+                    update_delay_seconds: update
+                        .delay
+                        .map_or(0, |ns| (ns.max(0) as u64) / 1_000_000_000),
+                    update_order: update
+                        .order
+                        .map(|o| o.to_string())
+                        .filter(|o| !o.is_empty())
+                        .unwrap_or_else(|| "stop-first".into()),
+                    update_failure_action: update
+                        .failure_action
+                        .map(|o| o.to_string())
+                        .filter(|o| !o.is_empty())
+                        .unwrap_or_else(|| "pause".into()),
+                    previous_version: labels.get(PREVIOUS_VERSION_LABEL).cloned(),
+                    update_status,
                     tasks_per_node: per_node,
                     tasks: mine,
                     labels,

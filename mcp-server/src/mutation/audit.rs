@@ -173,8 +173,14 @@ impl Audit {
 
     /// The plan this call issued (a dry run) or runs on.
     /// The engines of the admitted targets.
-    pub(super) fn set_hosts(&mut self, targets: &[ContainerDetail]) {
+    pub(super) fn set_hosts(
+        &mut self,
+        targets: &[ContainerDetail],
+        swarm: Option<&quantumstate_fleet::SwarmService>,
+    ) {
         let mut hosts: Vec<&str> = targets.iter().map(|t| t.info.host.as_str()).collect();
+        hosts.extend(swarm.map(|s| s.host.as_str()));
+        hosts.sort_unstable();
         hosts.dedup();
         self.record.host = (!hosts.is_empty()).then(|| hosts.join(","));
     }

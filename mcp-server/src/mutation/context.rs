@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use quantumstate_fleet::{ContainerDetail, FleetOps, FleetRead, Recreate, Target};
+use quantumstate_fleet::{
+    ContainerDetail, FleetOps, FleetRead, Recreate, SwarmChange, SwarmService, Target,
+};
 use quantumstate_store::DynStore;
 use tokio::sync::OnceCell;
 
@@ -18,17 +20,55 @@ use crate::telemetry::Telemetry;
 /// Resolving names to containers, each at most once per call.
 pub struct TargetCx<'a> {
     service: Option<&'a str>,
+    /// True when the name is a managed swarm service's.
+    swarm: bool,
     reads: &'a dyn FleetRead,
     memo: OnceCell<ContainerDetail>,
+    swarm_memo: OnceCell<SwarmService>,
 }
 
 impl<'a> TargetCx<'a> {
-    pub(super) fn new(service: Option<&'a str>, reads: &'a dyn FleetRead) -> TargetCx<'a> {
+    pub(super) fn new(
+        service: Option<&'a str>,
+        swarm: bool,
+        reads: &'a dyn FleetRead,
+    ) -> TargetCx<'a> {
         TargetCx {
             service,
+            swarm,
             reads,
             memo: OnceCell::new(),
+            swarm_memo: OnceCell::new(),
         }
+    }
+
+    /// The swarm service the call names, looked up once (None for a container's name).
+    /// Once looked up it is admitted with the targets: only it can be updated.
+    pub async fn swarm_service(&self) -> ToolResult<Option<SwarmService>> {
+        if !self.swarm {
+            return Ok(None);
+        }
+        let name = self.service_name()?;
+        self.swarm_memo
+            .get_or_try_init(|| async {
+                self.reads
+                    .swarm_service(name)
+                    .await
+                    .map_err(ToolError::from)
+            })
+            .await
+            .cloned()
+            .map(Some)
+    }
+
+    /// The swarm service looked up, if any (the road admits it).
+    pub(super) fn looked_up_swarm(&self) -> Option<SwarmService> {
+        self.swarm_memo.get().cloned()
+    }
+
+    /// The targets of a swarm service: its running tasks' containers.
+    pub async fn swarm_tasks(&self, svc: &SwarmService) -> ToolResult<Vec<ContainerDetail>> {
+        self.reads.swarm_tasks(svc).await.map_err(ToolError::from)
     }
 
     /// The (checked) service the call names.
@@ -40,6 +80,12 @@ impl<'a> TargetCx<'a> {
     /// The named service's container, inspected once.
     pub async fn service(&self) -> ToolResult<ContainerDetail> {
         let name = self.service_name()?;
+        if self.swarm {
+            return Err(ToolError::invalid(format!(
+                "{name} is a swarm service: this tool acts on one container"
+            ))
+            .hint("restart_container (a rolling restart), deploy_version, rollback_deployment and scale_service act on swarm services"));
+        }
         self.memo
             .get_or_try_init(|| async { self.reads.inspect(name).await.map_err(ToolError::from) })
             .await
@@ -64,6 +110,8 @@ impl<'a> TargetCx<'a> {
 pub struct PlanCx<'a> {
     pub service: Option<&'a str>,
     pub targets: &'a [ContainerDetail],
+    /// The swarm service the call names, when it names one.
+    pub swarm: Option<&'a SwarmService>,
     pub reads: &'a dyn FleetRead,
     pub store: &'a DynStore,
     pub caller: &'a Caller,
@@ -81,6 +129,8 @@ impl PlanCx<'_> {
 /// What `apply` works with.
 pub struct ApplyCx<'a> {
     pub targets: &'a [ContainerDetail],
+    /// The swarm service the call names, when it names one.
+    pub swarm: Option<&'a SwarmService>,
     pub ops: Ops<'a>,
     pub reads: &'a dyn FleetRead,
     pub store: &'a DynStore,
@@ -103,6 +153,7 @@ impl ApplyCx<'_> {
 pub struct Ops<'a> {
     fleet: &'a dyn FleetOps,
     allowed: &'a [Target],
+    swarm: Option<&'a SwarmService>,
     telemetry: &'a Telemetry,
     fence: Option<&'a dyn Fence>,
     targets: &'a [ContainerDetail],
@@ -112,6 +163,7 @@ impl<'a> Ops<'a> {
     pub(super) fn new(
         fleet: &'a dyn FleetOps,
         allowed: &'a [Target],
+        swarm: Option<&'a SwarmService>,
         telemetry: &'a Telemetry,
         fence: Option<&'a dyn Fence>,
         targets: &'a [ContainerDetail],
@@ -119,6 +171,7 @@ impl<'a> Ops<'a> {
         Ops {
             fleet,
             allowed,
+            swarm,
             telemetry,
             fence,
             targets,
@@ -204,6 +257,23 @@ impl<'a> Ops<'a> {
     pub async fn recreate(&self, t: &Target, change: &Recreate) -> ToolResult<ContainerDetail> {
         self.admitted(t).await?;
         self.docker(self.fleet.recreate(t, change).await)
+    }
+
+    /// Asks swarm to roll out `change` on the admitted swarm service.
+    pub async fn update_swarm(&self, svc: &SwarmService, change: &SwarmChange) -> ToolResult<()> {
+        if !self
+            .swarm
+            .is_some_and(|a| a.id == svc.id && a.host == svc.host)
+        {
+            return Err(ToolError::forbidden(format!(
+                "swarm service {} was not admitted for this call; nothing was done to it",
+                svc.name
+            )));
+        }
+        if let Some(f) = self.fence {
+            f.before_side_effect(self.targets).await?;
+        }
+        self.docker(self.fleet.update_swarm(svc, change).await)
     }
 }
 

@@ -41,6 +41,9 @@ pub struct Deployed {
     pub container_id: String,
     pub deployment_id: String,
     pub readiness: Readiness,
+    /// A swarm service's rollout: what swarm did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolling: Option<super::swarm::Rolled>,
 }
 
 /// Recreates the container with `version`, records the deployment, waits until ready.
@@ -82,6 +85,7 @@ pub async fn deploy(
         container_id: after.info.id,
         deployment_id: dep.id,
         readiness,
+        rolling: None,
     })
 }
 

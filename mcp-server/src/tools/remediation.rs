@@ -1,5 +1,5 @@
 //! The remediation toolset: restart, stop, start, deploy, roll back, restart a dependency,
-//! scale the cache — each a `Mutation` on the one road, each with a dry run that returns
+//! scale the cache or a swarm service — each a `Mutation` on the one road, each with a dry run that returns
 //! the plan — and the queue the runner executes (`remediate`, `get_remediation_action`).
 
 pub mod args;
@@ -17,11 +17,12 @@ use serde::Serialize;
 
 use crate::error::ToolError;
 use crate::mutation::{Outcome, Request};
+use crate::ops::swarm::Rolled;
 use crate::ops::{Deployed, Restarted};
 use crate::server::QsServer;
 use crate::tools::args::{opt_text, text};
 use args::*;
-use capacity::{ScaleCache, Scaled};
+use capacity::{ScaleCache, ScaleService, Scaled};
 use lifecycle::{
     DependencyRestarted, Restart, RestartDependency, Start, Started, Stop, Stopped, wait_secs,
 };
@@ -48,7 +49,7 @@ fn request<A: Serialize>(
 #[tool_router(router = remediation_tools, vis = "pub(crate)")]
 impl QsServer {
     #[tool(
-        description = "Restart a service's container (SIGTERM, 10 s grace) and wait until it answers healthy again, sending progress. Counts against the restart budget (default 3 per service per 300 s). Clears leaks and stuck states; it does not fix a bad release (use rollback_deployment). Call with dry_run true first; afterwards call verify_recovery."
+        description = "Restart a service's container (SIGTERM, 10 s grace) and wait until it answers healthy again, sending progress. On a swarm service: a rolling restart (its update config: replicas at a time, order), the plan states the capacity kept. Counts against the restart budget (default 3 per service per 300 s). Clears leaks and stuck states; it does not fix a bad release (use rollback_deployment). Call with dry_run true first; afterwards call verify_recovery."
     )]
     pub async fn restart_container(
         &self,
@@ -152,6 +153,19 @@ impl QsServer {
             a.dry_run,
             a.plan_id.as_deref(),
         );
+        self.mutate(&ctx, req, m).await
+    }
+
+    #[tool(
+        description = "Set a Docker Swarm service's replicas (1–20) and wait until that many run. Fewer replicas takes capacity away (approval and --disable-destructive apply). Swarm services only; list_services shows them under swarm_services."
+    )]
+    pub async fn scale_service(
+        &self,
+        Parameters(a): Parameters<ScaleServiceArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Outcome<Rolled>>, ToolError> {
+        let m = ScaleService::new(a.replicas, wait_secs(a.timeout_seconds)?)?;
+        let req = request("scale_service", &a, &a.service, a.dry_run, &a.plan_id);
         self.mutate(&ctx, req, m).await
     }
 

@@ -100,6 +100,22 @@ pub struct ScaleCacheArgs {
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct ScaleServiceArgs {
+    /// The swarm service (list_services shows swarm_services).
+    pub service: String,
+    /// Replicas wanted, 1–20.
+    pub replicas: i64,
+    /// Seconds to wait until that many run, 5–300 (default 60).
+    #[serde(default)]
+    pub timeout_seconds: Option<i64>,
+    #[serde(default)]
+    pub dry_run: bool,
+    #[serde(default)]
+    pub plan_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RemediateArgs {
     /// The service to act on.
     pub service: String,

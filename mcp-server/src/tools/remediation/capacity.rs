@@ -1,14 +1,15 @@
-//! Raising a cache's memory limit (`docker update`), only upward and within bounds. The
-//! cache is the one named, else the fleet's only container labelled as a cache.
+//! Raising a cache's memory limit (`docker update`), only upward and within bounds (the
+//! cache is the one named, else the fleet's only container labelled as a cache), and a
+//! swarm service's replicas (`scale_service`), within 1 to `MAX_REPLICAS`.
 
 use async_trait::async_trait;
-use quantumstate_fleet::ContainerDetail;
+use quantumstate_fleet::{ContainerDetail, SwarmChange};
 use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::error::{ToolError, ToolResult};
 use crate::mutation::{ApplyCx, Mutation, PlanCx, Planned, TargetCx};
-use crate::ops;
+use crate::ops::{self, swarm};
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Scaled {
@@ -84,5 +85,69 @@ impl Mutation for ScaleCache {
 
     fn summary(&self, s: &Scaled) -> String {
         format!("memory limit {} MB", s.new_limit_mb)
+    }
+}
+
+/// Sets a swarm service's replicas (1 to `MAX_REPLICAS`); fewer takes capacity away.
+pub struct ScaleService {
+    pub replicas: u64,
+    pub wait: std::time::Duration,
+}
+
+impl ScaleService {
+    pub fn new(replicas: i64, wait: std::time::Duration) -> ToolResult<ScaleService> {
+        let max = swarm::MAX_REPLICAS;
+        if !(1..=max as i64).contains(&replicas) {
+            return Err(ToolError::invalid(format!(
+                "replicas must be 1 to {max} (got {replicas})"
+            ))
+            .hint("to take a service down entirely, use stop_container on a container service"));
+        }
+        Ok(ScaleService {
+            replicas: replicas as u64,
+            wait,
+        })
+    }
+}
+
+#[async_trait]
+impl Mutation for ScaleService {
+    type Output = swarm::Rolled;
+
+    async fn targets(&self, cx: &TargetCx<'_>) -> ToolResult<Vec<ContainerDetail>> {
+        match cx.swarm_service().await? {
+            Some(svc) => cx.swarm_tasks(&svc).await,
+            None => Err(ToolError::invalid(format!(
+                "{} is not a swarm service: scale_service sets a swarm service's replicas",
+                cx.service_name()?
+            ))
+            .hint("list_services shows swarm_services; scale_cache raises a cache's memory")),
+        }
+    }
+
+    async fn plan(&self, cx: &PlanCx<'_>) -> ToolResult<Planned> {
+        let svc = cx
+            .swarm
+            .ok_or_else(|| ToolError::failed("scale_service planned without its swarm service"))?;
+        swarm::plan(
+            svc,
+            cx.targets,
+            &SwarmChange::Scale(self.replicas),
+            self.wait,
+        )
+    }
+
+    async fn apply(&self, cx: &ApplyCx<'_>) -> ToolResult<swarm::Rolled> {
+        let svc = cx
+            .swarm
+            .ok_or_else(|| ToolError::failed("scale_service applied without its swarm service"))?;
+        swarm::apply(cx, svc, &SwarmChange::Scale(self.replicas), self.wait).await
+    }
+
+    fn summary(&self, r: &swarm::Rolled) -> String {
+        format!(
+            "scaled {} to {} replicas ({} running, {})",
+            r.service, self.replicas, r.running, r.state
+        )
     }
 }

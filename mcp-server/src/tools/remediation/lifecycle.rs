@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use quantumstate_fleet::ContainerDetail;
+use quantumstate_fleet::{ContainerDetail, SwarmChange};
 use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::error::{ToolError, ToolResult};
 use crate::mutation::{ApplyCx, Mutation, PlanCx, Planned, TargetCx};
-use crate::ops::{self, Readiness, Restarted, STOP_GRACE};
+use crate::ops::{self, Readiness, Restarted, STOP_GRACE, swarm};
 
 /// How long a restart or start waits for health by default.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(60);
@@ -26,17 +26,32 @@ pub fn wait_secs(v: Option<i64>) -> ToolResult<Duration> {
     }
 }
 
-/// Restarts the named service's container (SIGTERM, then SIGKILL after the grace).
+/// Restarts the named service's container (SIGTERM, then SIGKILL after the grace), or
+/// a swarm service's tasks one batch at a time (a rolling restart).
 pub struct Restart {
     /// Wait this long for health afterwards (None: do not wait).
     pub wait: Option<Duration>,
+}
+
+impl Restart {
+    /// How long a rolling restart is followed (not at all without a wait).
+    fn swarm_wait(&self) -> Duration {
+        self.wait.unwrap_or(Duration::ZERO)
+    }
 }
 
 #[async_trait]
 impl Mutation for Restart {
     type Output = Restarted;
 
+    async fn targets(&self, cx: &TargetCx<'_>) -> ToolResult<Vec<ContainerDetail>> {
+        swarm::targets(cx).await
+    }
+
     async fn plan(&self, cx: &PlanCx<'_>) -> ToolResult<Planned> {
+        if let Some(svc) = cx.swarm {
+            return swarm::plan(svc, cx.targets, &SwarmChange::Restart, self.swarm_wait());
+        }
         let service = &cx.target()?.info.name;
         let mut operations = vec![format!(
             "docker restart {service} (SIGTERM, then SIGKILL after {} s)",
@@ -57,6 +72,10 @@ impl Mutation for Restart {
     }
 
     async fn apply(&self, cx: &ApplyCx<'_>) -> ToolResult<Restarted> {
+        if let Some(svc) = cx.swarm {
+            let rolled = swarm::apply(cx, svc, &SwarmChange::Restart, self.swarm_wait()).await?;
+            return Ok(rolled.restarted());
+        }
         ops::restart(cx, cx.target()?, self.wait).await
     }
 

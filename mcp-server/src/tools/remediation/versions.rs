@@ -7,11 +7,11 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use quantumstate_fleet::ContainerDetail;
+use quantumstate_fleet::{ContainerDetail, SwarmChange, SwarmService};
 
 use crate::error::{ToolError, ToolResult};
-use crate::mutation::{ApplyCx, Mutation, PlanCx, Planned};
-use crate::ops::{self, Deployed};
+use crate::mutation::{ApplyCx, Mutation, PlanCx, Planned, TargetCx};
+use crate::ops::{self, Deployed, swarm};
 
 /// How long a deploy waits for the new container to answer.
 const WAIT: Duration = Duration::from_secs(60);
@@ -49,21 +49,41 @@ fn planned(d: &ContainerDetail, to: &str, verb: &str) -> ToolResult<Planned> {
     })
 }
 
-/// Deploys `version`.
+/// Deploys `version` (on a swarm service: rolled out by swarm, task by task).
 pub struct Deploy {
     pub version: String,
     pub reason: String,
+}
+
+impl Deploy {
+    fn change(&self, svc: &SwarmService) -> SwarmChange {
+        SwarmChange::Version {
+            to: self.version.clone(),
+            from: svc.version.clone(),
+        }
+    }
 }
 
 #[async_trait]
 impl Mutation for Deploy {
     type Output = Deployed;
 
+    async fn targets(&self, cx: &TargetCx<'_>) -> ToolResult<Vec<ContainerDetail>> {
+        swarm::targets(cx).await
+    }
+
     async fn plan(&self, cx: &PlanCx<'_>) -> ToolResult<Planned> {
+        if let Some(svc) = cx.swarm {
+            return swarm::plan(svc, cx.targets, &self.change(svc), WAIT);
+        }
         planned(cx.target()?, &self.version, "create")
     }
 
     async fn apply(&self, cx: &ApplyCx<'_>) -> ToolResult<Deployed> {
+        if let Some(svc) = cx.swarm {
+            let rolled = swarm::apply(cx, svc, &self.change(svc), WAIT).await?;
+            return Ok(rolled.deployed(svc));
+        }
         ops::deploy(cx, cx.target()?, &self.version, &self.reason, WAIT).await
     }
 
@@ -93,7 +113,26 @@ impl Rollback {
 impl Mutation for Rollback {
     type Output = Deployed;
 
+    async fn targets(&self, cx: &TargetCx<'_>) -> ToolResult<Vec<ContainerDetail>> {
+        swarm::targets(cx).await
+    }
+
     async fn plan(&self, cx: &PlanCx<'_>) -> ToolResult<Planned> {
+        if let Some(svc) = cx.swarm {
+            if let Some(v) = self
+                .to_version
+                .as_ref()
+                .filter(|v| svc.previous_version.as_ref() != Some(*v))
+            {
+                return Err(ToolError::invalid(format!(
+                    "swarm rolls {} back to its previous spec (version {}), not to {v}",
+                    svc.name,
+                    svc.previous_version.as_deref().unwrap_or("not recorded")
+                ))
+                .hint("call without to_version, or deploy_version to that version"));
+            }
+            return swarm::plan(svc, cx.targets, &SwarmChange::Rollback, WAIT);
+        }
         let d = cx.target()?;
         let to = match &self.to_version {
             Some(v) => v.clone(),
@@ -105,6 +144,10 @@ impl Mutation for Rollback {
     }
 
     async fn apply(&self, cx: &ApplyCx<'_>) -> ToolResult<Deployed> {
+        if let Some(svc) = cx.swarm {
+            let rolled = swarm::apply(cx, svc, &SwarmChange::Rollback, WAIT).await?;
+            return Ok(rolled.deployed(svc));
+        }
         let to = self
             .resolved
             .get()
