@@ -125,31 +125,6 @@ pub fn compute(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cpu_matches_docker_stats_arithmetic() {
-        // The reading from bollard.md: 1.0056e9 ns of CPU over 1.99e9 ns of system time on 2 CPUs.
-        let at = Instant::now();
-        let p = CpuSample {
-            at,
-            container_ns: 6_253_307_945,
-            system_ns: 1_450_270_000_000,
-            online_cpus: 2,
-        };
-        let c = CpuSample {
-            at,
-            container_ns: 7_258_921_593,
-            system_ns: 1_452_260_000_000,
-            online_cpus: 2,
-        };
-        assert_eq!(cpu_percent(&p, &c), Some(101.07));
-        assert_eq!(cpu_percent(&c, &p), None);
-    }
-}
-
 /// The stats of a swarm service: the sum over its tasks' containers (CPU, memory, network,
 /// pids), `container_id` listing them; running when every task runs.
 pub fn sum(service: &str, parts: &[ContainerStats]) -> ContainerStats {
@@ -182,5 +157,56 @@ pub fn sum(service: &str, parts: &[ContainerStats]) -> ContainerStats {
         network_rx_bytes: total(parts, |p| p.network_rx_bytes),
         network_tx_bytes: total(parts, |p| p.network_tx_bytes),
         pids: total(parts, |p| p.pids),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_matches_docker_stats_arithmetic() {
+        // The reading from bollard.md: 1.0056e9 ns of CPU over 1.99e9 ns of system time on 2 CPUs.
+        let at = Instant::now();
+        let p = CpuSample {
+            at,
+            container_ns: 6_253_307_945,
+            system_ns: 1_450_270_000_000,
+            online_cpus: 2,
+        };
+        let c = CpuSample {
+            at,
+            container_ns: 7_258_921_593,
+            system_ns: 1_452_260_000_000,
+            online_cpus: 2,
+        };
+        assert_eq!(cpu_percent(&p, &c), Some(101.07));
+        assert_eq!(cpu_percent(&c, &p), None);
+    }
+
+    #[test]
+    fn a_swarm_service_sums_its_tasks() {
+        let task = |id: &str, cpu: f64, mem: u64| ContainerStats {
+            service: "web".into(),
+            container_id: id.into(),
+            running: true,
+            paused: false,
+            cpu_percent: Some(cpu),
+            online_cpus: Some(2),
+            memory_used_bytes: Some(mem),
+            memory_limit_bytes: Some(1000),
+            memory_percent: None,
+            network_rx_bytes: Some(1),
+            network_tx_bytes: Some(2),
+            pids: Some(3),
+        };
+        let s = sum("web", &[task("a", 1.5, 100), task("b", 2.25, 300)]);
+        assert_eq!(s.container_id, "a,b");
+        assert_eq!(s.cpu_percent, Some(3.75));
+        assert_eq!(s.memory_used_bytes, Some(400));
+        assert_eq!(s.memory_percent, Some(20.0));
+        assert_eq!((s.pids, s.network_tx_bytes), (Some(6), Some(4)));
+        assert!(s.running);
+        assert!(!sum("web", &[]).running);
     }
 }

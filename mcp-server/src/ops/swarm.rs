@@ -321,3 +321,6 @@ pub async fn targets(cx: &TargetCx<'_>) -> ToolResult<Vec<ContainerDetail>> {
         None => Ok(vec![cx.service().await?]),
     }
 }
+
+#[cfg(test)]
+mod tests;
