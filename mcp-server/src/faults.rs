@@ -1,5 +1,6 @@
 //! Fault kinds, and ending a container-level fault: start a killed or stopped container,
-//! unpause, reconnect a partitioned one, roll back a bad deploy. Used inside `apply` by
+//! unpause, reconnect a partitioned one, roll back a bad deploy (on swarm tasks: unpause
+//! them; a killed task swarm replaces itself). Used inside `apply` by
 //! `reset_faults` and by the reaper's `UndoFault`, so both end a fault the same way and
 //! record it once.
 
@@ -7,11 +8,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
+use quantumstate_fleet::ContainerDetail;
 use quantumstate_store::{BudgetDecision, FaultRecord};
 use serde_json::Value;
 
 use crate::error::{ToolError, ToolResult};
-use crate::mutation::{ApplyCx, Mutation, PlanCx, Planned};
+use crate::mutation::{ApplyCx, Mutation, PlanCx, Planned, TargetCx};
 use crate::ops;
 
 /// Faults the service itself runs (and ends at their TTL).
@@ -72,7 +74,48 @@ pub async fn undo(cx: &ApplyCx<'_>, f: &FaultRecord) -> ToolResult<String> {
     result
 }
 
+/// The task containers a fault on a swarm service was done to (none for a container's).
+pub fn task_ids(undo: &Value) -> Option<Vec<String>> {
+    let ids = undo.get("tasks")?.as_array()?;
+    Some(
+        ids.iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// Ends a fault on swarm tasks: unpauses those still paused; a killed task swarm has
+/// replaced itself. A task swarm removed meanwhile has nothing left to undo.
+async fn apply_tasks(cx: &ApplyCx<'_>, f: &FaultRecord, ids: &[String]) -> ToolResult<String> {
+    let svc = f.service.as_str();
+    match f.undo.get("op").and_then(Value::as_str).unwrap_or("") {
+        "unpause" => {
+            let mut n = 0;
+            for before in cx.targets.iter().filter(|t| ids.contains(&t.info.id)) {
+                let t = before.target();
+                if cx.reads.inspect_target(&t).await?.paused {
+                    cx.ops.unpause(&t).await?;
+                    n += 1;
+                }
+            }
+            Ok(format!("{} ended: {n} task(s) of {svc} unpaused", f.kind))
+        }
+        "swarm_replaces" => Ok(format!(
+            "{} ended: swarm replaced the task(s) of {svc}",
+            f.kind
+        )),
+        other => Err(ToolError::failed(format!(
+            "fault {} has no known undo on swarm tasks ({other:?})",
+            f.id
+        ))),
+    }
+}
+
 async fn apply(cx: &ApplyCx<'_>, f: &FaultRecord) -> ToolResult<String> {
+    if let Some(ids) = task_ids(&f.undo) {
+        return apply_tasks(cx, f, &ids).await;
+    }
     let before = cx
         .targets
         .iter()
@@ -149,6 +192,22 @@ pub struct UndoFault {
 #[async_trait]
 impl Mutation for UndoFault {
     type Output = String;
+
+    /// A fault on swarm tasks: those of its tasks still running (none when swarm has
+    /// replaced them all).
+    async fn targets(&self, cx: &TargetCx<'_>) -> ToolResult<Vec<ContainerDetail>> {
+        let Some(ids) = task_ids(&self.fault.undo) else {
+            return Ok(vec![cx.service().await?]);
+        };
+        let Some(svc) = cx.swarm_service().await? else {
+            return Ok(Vec::new());
+        };
+        let tasks = cx.swarm_tasks(&svc).await?;
+        Ok(tasks
+            .into_iter()
+            .filter(|d| ids.contains(&d.info.id))
+            .collect())
+    }
 
     async fn plan(&self, _cx: &PlanCx<'_>) -> ToolResult<Planned> {
         Ok(Planned {

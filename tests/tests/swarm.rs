@@ -3,7 +3,8 @@
 //! a managed 2-replica service is listed with its replicas and tasks; `restart_container`
 //! on it is a rolling restart that keeps a replica running at every sample; deploy_version
 //! and swarm's rollback change and restore its version; `scale_service` goes 2→3→2; its
-//! logs and stats come from its tasks; swarm's own scale is followed.
+//! logs and stats come from its tasks; a fault pauses one task (the reaper unpauses it)
+//! or kills all (swarm replaces them); swarm's own scale is followed.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -106,12 +107,16 @@ async fn create() -> anyhow::Result<()> {
 async fn drive() -> anyhow::Result<()> {
     create().await?;
     let store = TempStore::new()?;
-    let mcp = Mcp::start(&store, &engine_b::server_args()).await?;
+    // Restart, deploy, rollback and kill each use the service's restart budget: room for all.
+    let mut args = engine_b::server_args().to_vec();
+    args.extend(["--restart-budget", "10/300s"]);
+    let mcp = Mcp::start(&store, &args).await?;
     listed(&mcp).await?;
     rolling_restart(&mcp).await?;
     versions(&mcp).await?;
     scale(&mcp).await?;
     tasks_read(&mcp).await?;
+    faults(&mcp).await?;
     refusals(&mcp).await?;
     // Swarm's own scale is followed: one replica wanted, one running.
     engine_b::docker(&["service", "scale", "-d", &format!("{NAME}=1")]).await?;
@@ -316,6 +321,61 @@ async fn tasks_read(mcp: &Mcp) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn paused_tasks() -> anyhow::Result<usize> {
+    let label = format!("label=com.docker.swarm.service.name={NAME}");
+    let out =
+        engine_b::docker(&["ps", "-q", "--filter", &label, "--filter", "status=paused"]).await?;
+    Ok(out.split_whitespace().count())
+}
+
+/// Pausing one task leaves the other serving, and the reaper unpauses it at the TTL;
+/// killing all of them makes swarm replace both.
+async fn faults(mcp: &Mcp) -> anyhow::Result<()> {
+    let f = mcp
+        .ok(
+            "inject_fault",
+            json!({"service": NAME, "kind": "pause", "ttl_seconds": 4}),
+        )
+        .await?;
+    ensure!(
+        f["result"]["detail"]["tasks"]
+            .as_array()
+            .is_some_and(|t| t.len() == 1),
+        "{f}"
+    );
+    ensure!(paused_tasks().await? == 1, "one task is paused: {f}");
+    ensure!(running_tasks().await?.len() == 1, "the other still runs");
+    let unpaused = poll_until(
+        Duration::from_secs(30),
+        Duration::from_millis(500),
+        || async { paused_tasks().await.ok() == Some(0) },
+    )
+    .await;
+    ensure!(unpaused, "the reaper unpaused the task at its TTL");
+    let before = running_tasks().await?;
+    let k = mcp
+        .ok(
+            "inject_fault",
+            json!({"service": NAME, "kind": "kill", "ttl_seconds": 60, "tasks": "all"}),
+        )
+        .await?;
+    ensure!(
+        k["result"]["detail"]["tasks"]
+            .as_array()
+            .is_some_and(|t| t.len() == 2),
+        "{k}"
+    );
+    let replaced = poll_until(Duration::from_secs(60), Duration::from_secs(1), || async {
+        running_tasks()
+            .await
+            .is_ok_and(|r| r.len() == 2 && r.iter().all(|id| !before.contains(id)))
+    })
+    .await;
+    ensure!(replaced, "swarm replaced both killed tasks");
+    until_swarm(mcp, NAME, Duration::from_secs(30), |s| s["running"] == 2).await?;
+    Ok(())
+}
+
 async fn refusals(mcp: &Mcp) -> anyhow::Result<()> {
     for (tool, args, says) in [
         (
@@ -334,6 +394,16 @@ async fn refusals(mcp: &Mcp) -> anyhow::Result<()> {
             "already wants 2",
         ),
         ("stop_container", json!({"service": NAME}), "swarm service"),
+        (
+            "inject_fault",
+            json!({"service": NAME, "kind": "latency", "ttl_seconds": 5}),
+            "pause or kill",
+        ),
+        (
+            "inject_fault",
+            json!({"service": NAME, "kind": "pause", "ttl_seconds": 5, "tasks": "some"}),
+            "one or all",
+        ),
         (
             "rollback_deployment",
             json!({"service": NAME, "to_version": "0.9.0"}),

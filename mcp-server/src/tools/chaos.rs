@@ -54,6 +54,9 @@ pub struct InjectArgs {
     /// bad_deploy: the defective version to deploy (default the first of the container's DEFECTIVE_VERSIONS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// A swarm service (pause or kill): `one` task (default) or `all`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<String>,
     #[serde(default)]
     pub dry_run: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]

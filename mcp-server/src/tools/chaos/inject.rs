@@ -1,6 +1,10 @@
 //! Injecting one fault. Service faults go to the service's `/faults` (it ends them at
 //! their TTL itself); container faults go through Docker and are recorded before acting,
-//! so the reaper undoes them at their TTL even after this server dies mid-way.
+//! so the reaper undoes them at their TTL even after this server dies mid-way. A swarm
+//! service's tasks take pause and kill (`swarm`).
+
+mod params;
+mod swarm;
 
 use std::sync::OnceLock;
 
@@ -18,6 +22,7 @@ use crate::faults::{CONTAINER_FAULTS, FAULT_KINDS, MAX_TTL, SERVICE_FAULTS};
 use crate::mutation::{ApplyCx, Mutation, PlanCx, Planned, TargetCx};
 use crate::ops::{self, STOP_GRACE};
 use crate::text::truncate;
+use params::{check_params, service_fault_body};
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Injected {
@@ -67,62 +72,6 @@ impl Inject {
             undo: OnceLock::new(),
         })
     }
-}
-
-/// Parameters that only some kinds take must not be passed to others.
-fn check_params(a: &InjectArgs) -> ToolResult<()> {
-    let given = [
-        ("mb_per_second", a.mb_per_second.is_some()),
-        ("max_mb", a.max_mb.is_some()),
-        ("allow_oom", a.allow_oom.is_some()),
-        ("threads", a.threads.is_some()),
-        ("error_share", a.error_share.is_some()),
-        ("added_ms", a.added_ms.is_some()),
-        ("dependency", a.dependency.is_some()),
-        ("version", a.version.is_some()),
-    ];
-    let allowed: &[&str] = match a.kind.as_str() {
-        "memory_leak" => &["mb_per_second", "max_mb", "allow_oom"],
-        "cpu_burn" => &["threads"],
-        "error_spike" => &["error_share"],
-        "latency" => &["added_ms"],
-        "dependency_failure" => &["dependency"],
-        "bad_deploy" => &["version"],
-        _ => &[],
-    };
-    if let Some((p, _)) = given.iter().find(|(p, set)| *set && !allowed.contains(p)) {
-        let hint = if allowed.is_empty() {
-            format!("{} takes no parameters besides ttl_seconds", a.kind)
-        } else {
-            format!("{} takes: {}", a.kind, allowed.join(", "))
-        };
-        return Err(
-            ToolError::invalid(format!("{p} does not apply to a {} fault", a.kind)).hint(hint),
-        );
-    }
-    Ok(())
-}
-
-/// The service-level fault body the service's `/faults` expects.
-fn service_fault_body(a: &InjectArgs) -> Value {
-    let mut b = serde_json::Map::new();
-    b.insert("kind".into(), a.kind.clone().into());
-    b.insert("ttl_seconds".into(), a.ttl_seconds.into());
-    let params = [
-        ("mb_per_second", a.mb_per_second.map(Value::from)),
-        ("max_mb", a.max_mb.map(Value::from)),
-        ("allow_oom", a.allow_oom.map(Value::from)),
-        ("threads", a.threads.map(Value::from)),
-        ("error_share", a.error_share.map(Value::from)),
-        ("added_ms", a.added_ms.map(Value::from)),
-        ("dependency", a.dependency.clone().map(Value::from)),
-    ];
-    for (k, v) in params {
-        if let Some(v) = v {
-            b.insert(k.into(), v);
-        }
-    }
-    Value::Object(b)
 }
 
 /// How to undo a container fault, worked out before acting, and the version a bad deploy
@@ -187,6 +136,10 @@ impl Mutation for Inject {
 
     /// cache_offline on a service that is not a cache acts on the cache it depends on.
     async fn targets(&self, cx: &TargetCx<'_>) -> ToolResult<Vec<ContainerDetail>> {
+        if let Some(svc) = cx.swarm_service().await? {
+            return swarm::targets(self, cx, &svc).await;
+        }
+        swarm::only_for_swarm(self)?;
         let d = cx.service().await?;
         if self.args.kind != "cache_offline" || d.info.role == "cache" {
             return Ok(vec![d]);
@@ -202,6 +155,9 @@ impl Mutation for Inject {
     }
 
     async fn plan(&self, cx: &PlanCx<'_>) -> ToolResult<Planned> {
+        if let Some(svc) = cx.swarm {
+            return swarm::plan(self, cx, svc);
+        }
         let d = cx.target()?;
         let (target, kind, ttl) = (&d.info.name, &self.args.kind, self.args.ttl_seconds);
         if !self.container_level {
@@ -234,6 +190,9 @@ impl Mutation for Inject {
     }
 
     async fn apply(&self, cx: &ApplyCx<'_>) -> ToolResult<Injected> {
+        if let Some(svc) = cx.swarm {
+            return swarm::apply(self, cx, svc).await;
+        }
         let d = cx.target()?;
         if self.container_level {
             self.apply_container(cx, d).await

@@ -41,7 +41,7 @@ impl Mutation for Reset {
     /// The named service, else every managed container.
     async fn targets(&self, cx: &TargetCx<'_>) -> ToolResult<Vec<ContainerDetail>> {
         if cx.service_name().is_ok() {
-            return Ok(vec![cx.service().await?]);
+            return crate::ops::swarm::targets(cx).await;
         }
         let mut out = Vec::new();
         for c in cx.reads().list().await? {
