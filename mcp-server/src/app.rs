@@ -181,4 +181,9 @@ impl App {
     pub async fn check_service(&self, service: &str) -> ToolResult<String> {
         self.inner.directory.check(service).await
     }
+
+    /// True when a checked name is a managed swarm service's.
+    pub fn is_swarm(&self, service: &str) -> bool {
+        self.inner.directory.is_swarm(service)
+    }
 }

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::error::ToolResult;
+use crate::tools::fleet::{ContainerState, ServiceHealth};
 
 /// One managed service.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -180,5 +181,32 @@ pub async fn fleet_overview(app: &App) -> ToolResult<ServiceList> {
         truncated,
         hosts: app.fleet().hosts(),
         swarm_services,
+    })
+}
+
+/// `get_service_health` of a swarm service: its replicas from swarm's task states, and
+/// (when it publishes a port) its /health through swarm's routing mesh. A service whose
+/// tasks do not all run is `degraded` or `down` whatever /health says.
+pub async fn swarm_health(app: &App, name: &str) -> ToolResult<ServiceHealth> {
+    let svc = app.fleet().swarm_service(name).await?;
+    let tasks = app.fleet().swarm_tasks(&svc).await?;
+    let d = tasks.first().ok_or_else(|| {
+        crate::error::ToolError::unavailable(format!(
+            "{} has no running task ({} of {} replicas run on host {})",
+            svc.name, svc.running, svc.desired, svc.host
+        ))
+        .hint("list_services shows its tasks and their states; rollback_deployment or scale_service act on it")
+    })?;
+    let (mut status, mut source, health, probe_error) = health_word(app, &d.info, Some(d)).await;
+    if svc.health() != "healthy" {
+        (status, source) = (svc.health().into(), "swarm_tasks".into());
+    }
+    Ok(ServiceHealth {
+        service: name.to_string(),
+        status,
+        health_source: source,
+        container: ContainerState::of(d, None),
+        health,
+        probe_error,
     })
 }

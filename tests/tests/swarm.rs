@@ -88,6 +88,8 @@ async fn create() -> anyhow::Result<()> {
         "2",
         "--stop-grace-period",
         "3s",
+        "--publish",
+        "published=8021,target=8021",
         "-e",
         "ROLE=payment",
         "-e",

@@ -155,6 +155,12 @@ impl DockerFleet {
                         .unwrap_or_else(|| "pause".into()),
                     previous_version: labels.get(PREVIOUS_VERSION_LABEL).cloned(),
                     update_status,
+                    published_port: s
+                        .endpoint
+                        .as_ref()
+                        .and_then(|e| e.ports.as_ref())
+                        .and_then(|p| p.iter().find_map(|p| p.published_port))
+                        .and_then(|p| u16::try_from(p).ok()),
                     tasks_per_node: per_node,
                     tasks: mine,
                     labels,

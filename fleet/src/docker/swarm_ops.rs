@@ -28,6 +28,7 @@ impl DockerFleet {
             };
             let mut info = super::convert::summary_from_inspect(&self.spec, &i);
             info.name = svc.name.clone();
+            info.host_port = svc.published_port.or(info.host_port);
             for (k, v) in &svc.labels {
                 info.labels.entry(k.clone()).or_insert_with(|| v.clone());
             }

@@ -43,6 +43,28 @@ pub struct LogsArgs {
     pub level: Option<String>,
 }
 
+impl ContainerState {
+    pub fn of(
+        d: &quantumstate_fleet::ContainerDetail,
+        restart_count: Option<u64>,
+    ) -> ContainerState {
+        ContainerState {
+            container_id: d.info.id.clone(),
+            state: d.info.state.clone(),
+            running: d.running,
+            paused: d.paused,
+            started_at: d.started_at,
+            docker_health: d.docker_health.clone(),
+            exit_code: d.exit_code,
+            oom_killed: d.oom_killed,
+            restart_count,
+            version: d.version.clone(),
+            memory_limit_bytes: d.memory_limit_bytes,
+            networks: d.networks.clone(),
+        }
+    }
+}
+
 /// Container facts for the health answer.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ContainerState {
@@ -65,8 +87,10 @@ pub struct ServiceHealth {
     pub service: String,
     /// healthy, degraded, unhealthy, down or unknown.
     pub status: String,
-    /// `service` when the service's /health answered, `docker_healthcheck` otherwise.
+    /// `service` when the service's /health answered, `docker_healthcheck` otherwise;
+    /// `swarm_tasks` for a swarm service whose tasks do not all run.
     pub health_source: String,
+    /// A swarm service: its first running task's container.
     pub container: ContainerState,
     /// The service's own /health document, when it answered.
     pub health: Option<Value>,
@@ -138,14 +162,21 @@ impl QsServer {
     }
 
     #[tool(
-        description = "Live health of one service: its own /health document (status, memory %, CPU, error rate, p95 latency, requests/min, dependencies, active faults) plus the container's state. For trends use query_metrics; for judgement use detect_anomalies."
+        description = "Live health of one service: its own /health document (status, memory %, CPU, error rate, p95 latency, requests/min, dependencies, active faults) plus the container's state (a swarm service: its replicas, and /health through its published port). For trends use query_metrics; for judgement use detect_anomalies."
     )]
     pub async fn get_service_health(
         &self,
         Parameters(a): Parameters<ServiceArgs>,
     ) -> Result<Json<ServiceHealth>, ToolError> {
         let service = self.app.check_service(&a.service).await?;
-        let d = self.app.fleet().inspect(&service).await?;
+        let d = match self.app.is_swarm(&service) {
+            true => {
+                return Ok(Json(
+                    crate::overview::swarm_health(&self.app, &service).await?,
+                ));
+            }
+            false => self.app.fleet().inspect(&service).await?,
+        };
         let restarts = match (d.started_at, self.app.store().await) {
             (Some(t), Ok(store)) => store.observe_start(&service, t).await.ok(),
             _ => None,
@@ -155,20 +186,7 @@ impl QsServer {
             service: service.clone(),
             status,
             health_source: source,
-            container: ContainerState {
-                container_id: d.info.id.clone(),
-                state: d.info.state.clone(),
-                running: d.running,
-                paused: d.paused,
-                started_at: d.started_at,
-                docker_health: d.docker_health.clone(),
-                exit_code: d.exit_code,
-                oom_killed: d.oom_killed,
-                restart_count: restarts,
-                version: d.version.clone(),
-                memory_limit_bytes: d.memory_limit_bytes,
-                networks: d.networks.clone(),
-            },
+            container: ContainerState::of(&d, restarts),
             health,
             probe_error,
         }))

@@ -23,6 +23,7 @@ fn svc(desired: u64, parallelism: u64, order: &str) -> SwarmService {
         update_failure_action: "pause".into(),
         previous_version: None,
         update_status: None,
+        published_port: None,
         tasks_per_node: BTreeMap::new(),
         tasks: Vec::new(),
         labels: BTreeMap::new(),
