@@ -183,7 +183,7 @@ impl App {
     }
 
     /// True when a checked name is a managed swarm service's.
-    pub fn is_swarm(&self, service: &str) -> bool {
-        self.inner.directory.is_swarm(service)
+    pub async fn is_swarm(&self, service: &str) -> bool {
+        self.inner.directory.swarm_check(service).await
     }
 }

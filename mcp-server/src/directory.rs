@@ -23,8 +23,9 @@ const LOOKUP_BOUND: Duration = Duration::from_millis(300);
 #[derive(Default)]
 struct Known {
     docker: Option<(Instant, BTreeSet<String>)>,
-    /// Managed swarm services, by name and by `host/name` (refreshed with Docker's).
-    swarm: BTreeSet<String>,
+    /// Managed swarm services, by name and by `host/name` (read only for a name that is
+    /// no container's, so a container's call costs no swarm lookup).
+    swarm: Option<(Instant, BTreeSet<String>)>,
     stored: Option<(Instant, BTreeSet<String>)>,
 }
 
@@ -56,13 +57,48 @@ impl Directory {
         let has = |s: &Option<(Instant, BTreeSet<String>)>| {
             s.as_ref().is_some_and(|(_, n)| n.contains(name))
         };
-        self.configured.contains(name) || has(&k.docker) || has(&k.stored) || k.swarm.contains(name)
+        self.configured.contains(name) || has(&k.docker) || has(&k.stored) || has(&k.swarm)
     }
 
-    /// True when `name` is a managed swarm service (as last listed; no wait).
-    pub fn is_swarm(&self, name: &str) -> bool {
+    fn is_swarm(&self, name: &str) -> bool {
         let k = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        k.swarm.contains(name)
+        k.swarm.as_ref().is_some_and(|(_, n)| n.contains(name))
+    }
+
+    /// True when a checked `name` is a managed swarm service's. A name Docker listed as a
+    /// container's costs nothing; another one reads the swarm services (cached, bounded).
+    pub async fn swarm_check(&self, name: &str) -> bool {
+        let listed = {
+            let k = self.known.lock().unwrap_or_else(|p| p.into_inner());
+            k.docker.as_ref().is_some_and(|(_, n)| n.contains(name))
+        };
+        if listed {
+            return false;
+        }
+        self.refresh_swarm().await;
+        self.is_swarm(name)
+    }
+
+    /// Reads the managed swarm services again when their list is stale (bounded).
+    async fn refresh_swarm(&self) {
+        let stale = {
+            let k = self.known.lock().unwrap_or_else(|p| p.into_inner());
+            k.swarm
+                .as_ref()
+                .is_none_or(|(at, _)| at.elapsed() >= DOCKER_TTL)
+        };
+        if !stale {
+            return;
+        }
+        if let Ok(Ok(list)) = tokio::time::timeout(LOOKUP_BOUND, self.reads.swarm_services()).await
+        {
+            let names = list
+                .iter()
+                .flat_map(|s| [s.name.clone(), s.qualified()])
+                .collect();
+            let mut k = self.known.lock().unwrap_or_else(|p| p.into_inner());
+            k.swarm = Some((Instant::now(), names));
+        }
     }
 
     /// Reads both sources again where their cache is stale (each bounded in time).
@@ -78,19 +114,10 @@ impl Directory {
             if !docker_stale {
                 return None;
             }
-            let listed = async {
-                match tokio::time::timeout(LOOKUP_BOUND, self.reads.list_cached()).await {
-                    Ok(Ok(list)) => Some(list.into_iter().map(|c| c.name).collect()),
-                    _ => None,
-                }
-            };
-            let swarm = async {
-                match tokio::time::timeout(LOOKUP_BOUND, self.reads.swarm_services()).await {
-                    Ok(Ok(list)) => Some(list),
-                    _ => None,
-                }
-            };
-            Some(tokio::join!(listed, swarm))
+            match tokio::time::timeout(LOOKUP_BOUND, self.reads.list_cached()).await {
+                Ok(Ok(list)) => Some(list.into_iter().map(|c| c.name).collect()),
+                _ => None,
+            }
         };
         let stored = async {
             if !store_stale {
@@ -103,15 +130,8 @@ impl Directory {
         };
         let (docker, stored) = tokio::join!(docker, stored);
         let mut k = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        let (docker, swarm) = docker.unwrap_or((None, None));
         if let Some(d) = docker {
             k.docker = Some((Instant::now(), d));
-        }
-        if let Some(list) = swarm {
-            k.swarm = list
-                .iter()
-                .flat_map(|s| [s.name.clone(), s.qualified()])
-                .collect();
         }
         if let Some(s) = stored {
             k.stored = Some((Instant::now(), s));
@@ -146,7 +166,9 @@ impl Directory {
         for (_, names) in [&k.docker, &k.stored].into_iter().flatten() {
             all.extend(names.iter().cloned());
         }
-        all.extend(k.swarm.iter().filter(|n| !n.contains('/')).cloned());
+        if let Some((_, names)) = &k.swarm {
+            all.extend(names.iter().filter(|n| !n.contains('/')).cloned());
+        }
         all.into_iter().collect()
     }
 
@@ -196,10 +218,16 @@ impl Directory {
         if self.cached(s) {
             return Ok(s.to_string());
         }
-        let known = self.known().await;
+        let mut known = self.known().await;
         if known.iter().any(|k| k == s) {
             return Ok(s.to_string());
         }
+        // Not a container's name, nor one the store knows: a swarm service's?
+        self.refresh_swarm().await;
+        if self.is_swarm(s) {
+            return Ok(s.to_string());
+        }
+        known = self.known().await;
         // A managed container named by its id (prefix) is that service; one that exists
         // but is not ours is refused naming the label, not "unknown".
         match tokio::time::timeout(LOOKUP_BOUND, self.reads.inspect(s)).await {

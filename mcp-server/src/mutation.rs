@@ -294,9 +294,10 @@ impl Road {
             Some(s) => Some(self.directory.check(s).await?),
             None => None,
         };
-        let swarm = service
-            .as_deref()
-            .is_some_and(|s| self.directory.is_swarm(s));
+        let swarm = match service.as_deref() {
+            Some(s) => self.directory.swarm_check(s).await,
+            None => false,
+        };
         let tcx = TargetCx::new(service.as_deref(), swarm, self.reads.as_ref());
         let targets = m.targets(&tcx).await?;
         for t in &targets {

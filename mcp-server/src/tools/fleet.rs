@@ -169,7 +169,7 @@ impl QsServer {
         Parameters(a): Parameters<ServiceArgs>,
     ) -> Result<Json<ServiceHealth>, ToolError> {
         let service = self.app.check_service(&a.service).await?;
-        let d = match self.app.is_swarm(&service) {
+        let d = match self.app.is_swarm(&service).await {
             true => {
                 return Ok(Json(
                     crate::overview::swarm_health(&self.app, &service).await?,
