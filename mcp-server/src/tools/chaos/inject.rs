@@ -219,6 +219,27 @@ impl Mutation for Inject {
 }
 
 impl Inject {
+    /// The fault's record, with the undo its plan worked out (and a bad deploy's version).
+    fn record(&self, service: &str) -> ToolResult<(FaultRecord, Option<String>)> {
+        let (undo, version) = self
+            .undo
+            .get()
+            .cloned()
+            .ok_or_else(|| ToolError::failed("a container fault applied without a plan"))?;
+        let now = Utc::now();
+        let rec = FaultRecord {
+            id: quantumstate_store::new_id("flt"),
+            service: service.to_string(),
+            kind: self.args.kind.clone(),
+            started_at: now,
+            expires_at: now + Duration::seconds(self.args.ttl_seconds),
+            undo,
+            state: "active".into(),
+            detail: None,
+        };
+        Ok((rec, version))
+    }
+
     async fn apply_service(
         &self,
         d: &ContainerDetail,
@@ -277,23 +298,9 @@ impl Inject {
     }
 
     async fn apply_container(&self, cx: &ApplyCx<'_>, d: &ContainerDetail) -> ToolResult<Injected> {
-        let (undo, version) = self
-            .undo
-            .get()
-            .cloned()
-            .ok_or_else(|| ToolError::failed("a container fault applied without a plan"))?;
-        let now = Utc::now();
+        let (mut rec, version) = self.record(&d.info.name)?;
+        let (now, undo) = (rec.started_at, rec.undo.clone());
         // Recorded before acting: if this process dies mid-way, the reaper still undoes it.
-        let mut rec = FaultRecord {
-            id: quantumstate_store::new_id("flt"),
-            service: d.info.name.clone(),
-            kind: self.args.kind.clone(),
-            started_at: now,
-            expires_at: now + Duration::seconds(self.args.ttl_seconds),
-            undo: undo.clone(),
-            state: "active".into(),
-            detail: None,
-        };
         cx.store.put_fault(&rec).await?;
         match self.act(cx, d, &undo, version).await {
             Ok(detail) => Ok(Injected {

@@ -4,9 +4,7 @@
 //! swarm replaces by itself. Faults the service runs (`/faults`) and the other container
 //! faults are refused on swarm services: their tasks publish no port of their own here.
 
-use chrono::{Duration, Utc};
 use quantumstate_fleet::{ContainerDetail, SwarmService};
-use quantumstate_store::FaultRecord;
 use serde_json::json;
 
 use super::{Inject, Injected};
@@ -111,22 +109,8 @@ pub(super) async fn apply(
     cx: &ApplyCx<'_>,
     svc: &SwarmService,
 ) -> ToolResult<Injected> {
-    let (undo, _) = m
-        .undo
-        .get()
-        .cloned()
-        .ok_or_else(|| ToolError::failed("a task fault applied without a plan"))?;
-    let now = Utc::now();
-    let mut rec = FaultRecord {
-        id: quantumstate_store::new_id("flt"),
-        service: svc.name.clone(),
-        kind: m.args.kind.clone(),
-        started_at: now,
-        expires_at: now + Duration::seconds(m.args.ttl_seconds),
-        undo,
-        state: "active".into(),
-        detail: None,
-    };
+    let (mut rec, _) = m.record(&svc.name)?;
+    let now = rec.started_at;
     // Recorded before acting: if this process dies mid-way, the reaper still undoes it.
     cx.store.put_fault(&rec).await?;
     for d in cx.targets {
