@@ -56,8 +56,8 @@ pub struct SwarmService {
     pub previous_version: Option<String>,
     /// The last update swarm ran on it, if any.
     pub update_status: Option<UpdateStatus>,
-    /// The first port it publishes (swarm's routing mesh serves it on every node), which
-    /// probes reach its tasks through.
+    /// The first port it publishes (routing mesh or `mode=host`), which probes reach its
+    /// tasks through on the host's address.
     pub published_port: Option<u16>,
     /// Tasks that are meant to run, by node.
     pub tasks_per_node: BTreeMap<String, u64>,

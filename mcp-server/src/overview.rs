@@ -185,7 +185,7 @@ pub async fn fleet_overview(app: &App) -> ToolResult<ServiceList> {
 }
 
 /// `get_service_health` of a swarm service: its replicas from swarm's task states, and
-/// (when it publishes a port) its /health through swarm's routing mesh. A service whose
+/// (when it publishes a port) its /health through that port on its host's address. A service whose
 /// tasks do not all run is `degraded` or `down` whatever /health says.
 pub async fn swarm_health(app: &App, name: &str) -> ToolResult<ServiceHealth> {
     let svc = app.fleet().swarm_service(name).await?;

@@ -88,8 +88,6 @@ async fn create() -> anyhow::Result<()> {
         "2",
         "--stop-grace-period",
         "3s",
-        "--publish",
-        "published=8021,target=8021",
         "-e",
         "ROLE=payment",
         "-e",
@@ -106,6 +104,57 @@ async fn create() -> anyhow::Result<()> {
     .map(|_| ())
 }
 
+/// A one-replica service publishing its port on the node (`mode=host`: swarm's routing
+/// mesh needs IPVS, which these machines' kernels lack): `get_service_health` reads its
+/// /health there.
+async fn health_through_the_published_port(mcp: &Mcp) -> anyhow::Result<()> {
+    let name = "probe-service";
+    let _ = engine_b::docker(&["service", "rm", name]).await;
+    engine_b::docker(&[
+        "service",
+        "create",
+        "-d",
+        "--no-resolve-image",
+        "--name",
+        name,
+        "--label",
+        "quantumstate.managed=true",
+        "--publish",
+        "mode=host,published=8031,target=8031",
+        "-e",
+        "ROLE=payment",
+        "-e",
+        &format!("SERVICE_NAME={name}"),
+        "-e",
+        "PORT=8031",
+        "-e",
+        "BIND_ADDR=0.0.0.0",
+        "-e",
+        "SERVICE_VERSION=1.0.0",
+        "quantumstate/qs-service:local",
+    ])
+    .await?;
+    let outcome = async {
+        let list = until_swarm(mcp, name, Duration::from_secs(60), |s| s["running"] == 1).await?;
+        let svc = swarm_service(&list, name).context("listed")?;
+        ensure!(svc["published_port"] == 8031, "{svc}");
+        let h = mcp
+            .ok("get_service_health", json!({"service": name}))
+            .await?;
+        ensure!(
+            h["status"] == "healthy"
+                && h["health_source"] == "service"
+                && h["health"]["status"] == "healthy"
+                && h["container"]["running"] == true,
+            "its /health answered through the published port: {h}"
+        );
+        Ok(())
+    }
+    .await;
+    let _ = engine_b::docker(&["service", "rm", name]).await;
+    outcome
+}
+
 async fn drive() -> anyhow::Result<()> {
     create().await?;
     let store = TempStore::new()?;
@@ -114,6 +163,7 @@ async fn drive() -> anyhow::Result<()> {
     args.extend(["--restart-budget", "10/300s"]);
     let mcp = Mcp::start(&store, &args).await?;
     listed(&mcp).await?;
+    health_through_the_published_port(&mcp).await?;
     rolling_restart(&mcp).await?;
     versions(&mcp).await?;
     scale(&mcp).await?;
