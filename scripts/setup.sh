@@ -57,5 +57,6 @@ fi
 if [[ -x scripts/setup-clients.sh ]]; then
     scripts/setup-clients.sh
 fi
+scripts/setup-model.sh    # all-MiniLM-L6-v2 for hybrid incident/runbook search
 scripts/setup-browser.sh  # chromium + playwright-core for the console's browser test
 say "setup done"

@@ -34,6 +34,9 @@ pub const MANAGED_LABEL: &str = "quantumstate.managed";
 pub const SERVICE_LABEL: &str = "quantumstate.service";
 /// `service`, `cache`, or `infra` (the scraper and server: never targets).
 pub const ROLE_LABEL: &str = "quantumstate.role";
+/// Other names for a service, comma-separated (`payments,billing`): similarity search
+/// reads them so "payments" finds payment-service.
+pub const ALIASES_LABEL: &str = "quantumstate.aliases";
 /// Set by deploy_version: the version the container ran before.
 pub const PREVIOUS_VERSION_LABEL: &str = "quantumstate.previous_version";
 /// Set by deploy_version: the version it runs now.

@@ -46,6 +46,23 @@ impl ContainerInfo {
         self.labels.get(REGION_LABEL).map(String::as_str)
     }
 
+    /// The names people use for the service: the `quantumstate.aliases` label (a comma
+    /// list, e.g. `payments,billing`) and its role when that says more than `service`
+    /// (`cache`). Lower-cased, without blanks or duplicates.
+    pub fn aliases(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let label = self.labels.get(crate::ALIASES_LABEL).map(String::as_str);
+        let role = self.labels.get(ROLE_LABEL).map(String::as_str);
+        let role = role.filter(|r| !matches!(*r, "service" | "infra"));
+        for a in label.into_iter().flat_map(|l| l.split(',')).chain(role) {
+            let a = a.trim().to_lowercase();
+            if !a.is_empty() && a.len() <= 64 && !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        out
+    }
+
     /// True for a cache role (`quantumstate.role=cache`).
     pub fn is_cache(&self) -> bool {
         self.labels.get(ROLE_LABEL).map(String::as_str) == Some("cache")

@@ -50,7 +50,12 @@ impl App {
     /// As `new`, with a given fleet (tests pass one that logs its Docker calls).
     pub fn with_fleet(config: Config, fleet: Arc<dyn Fleet>, shutdown: CancellationToken) -> App {
         let config = Arc::new(config);
-        let store = Arc::new(StoreHandle::new(config.store.clone()));
+        // The model is only named here; it loads on the first search that needs it.
+        let embedder = config
+            .embed_model
+            .clone()
+            .map(|d| Arc::new(quantumstate_store::Embedder::new(d)));
+        let store = Arc::new(StoreHandle::new(config.store.clone()).with_embedder(embedder));
         let reads: Arc<dyn FleetRead> = fleet.clone();
         let ops: Arc<dyn FleetOps> = fleet;
         let directory = Arc::new(Directory::new(
@@ -165,6 +170,11 @@ impl App {
     /// The managed containers Docker listed, by service name (cached, bounded).
     pub async fn listed_services(&self) -> Vec<String> {
         self.inner.directory.listed().await
+    }
+
+    /// The names people use for the listed services (labels and roles), for search.
+    pub async fn service_aliases(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        self.inner.directory.aliases().await
     }
 
     /// The region of a service (its container's `quantumstate.region` label), or

@@ -5,9 +5,11 @@ use quantumstate_fleet::HostSpec;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+mod budget;
 mod cli;
 mod metrics;
 
+pub use budget::Budget;
 pub use cli::{Cli, Command, HttpOpts, Opts};
 pub use metrics::MetricsConfig;
 
@@ -66,34 +68,6 @@ impl Token {
     }
 }
 
-/// A restart budget: `max` restarts per `window`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Budget {
-    pub max: u32,
-    pub window: Duration,
-}
-
-impl Budget {
-    /// `3/300s`, `5/10m`.
-    pub fn parse(text: &str) -> ToolResult<Budget> {
-        let bad = || {
-            ToolError::invalid(format!(
-                "restart budget {text:?} is not like 3/300s (count/window)"
-            ))
-        };
-        let (n, w) = text.trim().split_once('/').ok_or_else(bad)?;
-        let max: u32 = n.trim().parse().map_err(|_| bad())?;
-        let window = quantumstate_store::Window::parse(w.trim()).map_err(|_| bad())?;
-        if max == 0 || max > 1000 {
-            return Err(bad());
-        }
-        Ok(Budget {
-            max,
-            window: Duration::from_secs(window.secs() as u64),
-        })
-    }
-}
-
 pub const TOOLSETS: [&str; 6] = [
     "fleet",
     "metrics",
@@ -127,6 +101,9 @@ impl ApprovalMode {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub store: Option<String>,
+    /// The sentence model for hybrid incident and runbook search (`--embed-model`).
+    /// None when there is no data directory to look under either.
+    pub embed_model: Option<std::path::PathBuf>,
     /// Where the metric tools read their figures.
     pub metrics: MetricsConfig,
     pub docker_hosts: Vec<HostSpec>,
@@ -266,6 +243,7 @@ impl Config {
         };
         Ok(Config {
             store: o.store.clone(),
+            embed_model: cli::embed_model_dir(o),
             metrics: MetricsConfig::from_opts(o)?,
             docker_hosts: HostSpec::parse_all(&o.docker_hosts).map_err(ToolError::invalid)?,
             services: cli::cleaned(&o.services),
@@ -291,6 +269,7 @@ impl Config {
     pub fn local(store: &str) -> Config {
         Config {
             store: Some(store.to_string()),
+            embed_model: None,
             metrics: MetricsConfig::Store,
             docker_hosts: vec![HostSpec::local()],
             services: Vec::new(),

@@ -3,7 +3,7 @@
 //! only a name not seen yet waits, and then on Docker and the store for a short bound,
 //! so a hung Docker daemon never stalls a read tool.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,8 @@ struct Known {
     /// no container's, so a container's call costs no swarm lookup).
     swarm: Option<(Instant, BTreeSet<String>)>,
     stored: Option<(Instant, BTreeSet<String>)>,
+    /// Aliases of the listed containers' services (from their labels and roles).
+    aliases: BTreeMap<String, Vec<String>>,
 }
 
 /// The known services, cached.
@@ -115,7 +117,7 @@ impl Directory {
                 return None;
             }
             match tokio::time::timeout(LOOKUP_BOUND, self.reads.list_cached()).await {
-                Ok(Ok(list)) => Some(list.into_iter().map(|c| c.name).collect()),
+                Ok(Ok(list)) => Some(list),
                 _ => None,
             }
         };
@@ -130,8 +132,13 @@ impl Directory {
         };
         let (docker, stored) = tokio::join!(docker, stored);
         let mut k = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(d) = docker {
-            k.docker = Some((Instant::now(), d));
+        if let Some(list) = docker {
+            k.aliases = list
+                .iter()
+                .map(|c| (c.name.clone(), c.aliases()))
+                .filter(|(_, a)| !a.is_empty())
+                .collect();
+            k.docker = Some((Instant::now(), list.into_iter().map(|c| c.name).collect()));
         }
         if let Some(s) = stored {
             k.stored = Some((Instant::now(), s));
@@ -181,6 +188,14 @@ impl Directory {
             .as_ref()
             .map(|(_, n)| n.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// The names people use for each listed service (`quantumstate.aliases` and role), for
+    /// similarity search (cached like the names; empty while Docker does not answer).
+    pub async fn aliases(&self) -> BTreeMap<String, Vec<String>> {
+        self.refresh().await;
+        let k = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        k.aliases.clone()
     }
 
     /// The region label of a service's container, if Docker listed it (bounded wait).

@@ -35,6 +35,7 @@ use mappings::Idx;
 
 use crate::model::*;
 use crate::query::*;
+use crate::similar::{Hits, SimilarQuery};
 use crate::{Result, Store};
 
 /// The Elasticsearch store. Cheap to clone.
@@ -192,7 +193,7 @@ impl Store for ElasticStore {
         docs::list_incidents(&self.es, f).await
     }
 
-    async fn similar_incidents(&self, q: &SimilarQuery) -> Result<Vec<Scored<Incident>>> {
+    async fn similar_incidents(&self, q: &SimilarQuery) -> Result<Hits<Incident>> {
         search::incidents(&self.es, q).await
     }
 
@@ -212,7 +213,7 @@ impl Store for ElasticStore {
         docs::list_runbooks(&self.es, limit).await
     }
 
-    async fn relevant_runbooks(&self, q: &SimilarQuery) -> Result<Vec<Scored<Runbook>>> {
+    async fn relevant_runbooks(&self, q: &SimilarQuery) -> Result<Hits<Runbook>> {
         search::runbooks(&self.es, q).await
     }
 

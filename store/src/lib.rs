@@ -5,11 +5,13 @@
 //! so the same behaviour suite (`tests/behaviour.rs`) holds every backend to one contract.
 
 pub mod elastic;
+pub mod eval;
 mod handle;
 pub mod model;
 pub mod query;
 pub mod rules;
 pub mod seed;
+pub mod similar;
 pub mod source;
 pub mod sqlite;
 mod text;
@@ -22,7 +24,9 @@ use chrono::{DateTime, Duration, Utc};
 
 pub use handle::StoreHandle;
 pub use model::*;
+pub use quantumstate_embed::Embedder;
 pub use query::*;
+pub use similar::{Fusion, Hits, Retrieval, Scored, SimilarQuery, Why};
 pub use sqlite::SqliteStore;
 
 /// Everything that can go wrong in a store, said so a person can act on it.
@@ -124,14 +128,24 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_incident_if_absent(&self, doc: &Incident) -> Result<bool>;
     async fn get_incident(&self, id: &str) -> Result<Option<Incident>>;
     async fn list_incidents(&self, f: &IncidentFilter) -> Result<Page<Incident>>;
-    async fn similar_incidents(&self, q: &SimilarQuery) -> Result<Vec<Scored<Incident>>>;
+    /// Inserts the incidents whose ids are new, in one go (seeding, bulk import); returns
+    /// how many were new. Backends with vectors embed the batch at once.
+    async fn insert_incidents_if_absent(&self, docs: &[Incident]) -> Result<usize> {
+        let mut n = 0;
+        for d in docs {
+            n += usize::from(self.insert_incident_if_absent(d).await?);
+        }
+        Ok(n)
+    }
+    /// Past incidents like the query, best first, and how they were found.
+    async fn similar_incidents(&self, q: &SimilarQuery) -> Result<Hits<Incident>>;
 
     // ---- runbooks ----
     async fn put_runbook(&self, doc: &Runbook) -> Result<()>;
     async fn insert_runbook_if_absent(&self, doc: &Runbook) -> Result<bool>;
     async fn get_runbook(&self, id: &str) -> Result<Option<Runbook>>;
     async fn list_runbooks(&self, limit: usize) -> Result<Page<Runbook>>;
-    async fn relevant_runbooks(&self, q: &SimilarQuery) -> Result<Vec<Scored<Runbook>>>;
+    async fn relevant_runbooks(&self, q: &SimilarQuery) -> Result<Hits<Runbook>>;
 
     // ---- decisions ----
     async fn put_decision(&self, doc: &Decision) -> Result<()>;
@@ -266,7 +280,9 @@ pub fn default_db_path() -> Result<PathBuf> {
     Ok(data_dir()?.join("quantumstate.db"))
 }
 
-fn data_dir() -> Result<PathBuf> {
+/// The data directory: `QS_DATA_DIR`, else `$XDG_DATA_HOME/quantumstate`, else
+/// `~/.local/share/quantumstate`.
+pub fn data_dir() -> Result<PathBuf> {
     let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
     if let Some(d) = var("QS_DATA_DIR") {
         return Ok(PathBuf::from(d));
@@ -285,12 +301,19 @@ fn data_dir() -> Result<PathBuf> {
 /// Opens the store a spec names. Elasticsearch settings come from the original's
 /// variables (`ELASTIC_URL`, `ELASTIC_API_KEY`, `ELASTIC_CLOUD_ID`).
 pub async fn open(spec: &StoreSpec) -> Result<DynStore> {
+    open_with(spec, None).await
+}
+
+/// The same, with a sentence model for hybrid similarity search (the embedded backend;
+/// loaded on the first search or write that needs a vector).
+pub async fn open_with(spec: &StoreSpec, embedder: Option<Arc<Embedder>>) -> Result<DynStore> {
     match spec {
         StoreSpec::Sqlite(path) => {
             let path = path.clone();
-            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
-                .await
-                .map_err(|e| StoreError::Backend(format!("open task failed: {e}")))??;
+            let store =
+                tokio::task::spawn_blocking(move || SqliteStore::open_with(&path, embedder))
+                    .await
+                    .map_err(|e| StoreError::Backend(format!("open task failed: {e}")))??;
             Ok(Arc::new(store))
         }
         StoreSpec::Elasticsearch => Ok(Arc::new(elastic::ElasticStore::from_env()?)),

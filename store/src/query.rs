@@ -231,23 +231,6 @@ pub struct IncidentFilter {
     pub limit: usize,
 }
 
-/// A similarity search over incidents or runbooks.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct SimilarQuery {
-    pub description: String,
-    /// Ranks this service's documents higher (and, for runbooks, `any` too).
-    pub service: Option<String>,
-    pub anomaly_type: Option<AnomalyType>,
-    pub limit: usize,
-}
-
-/// A search hit with its score in 0..=1 (higher is closer).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct Scored<T> {
-    pub score: f64,
-    pub item: T,
-}
-
 /// Filters for `list_decisions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DecisionFilter {

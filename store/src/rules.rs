@@ -4,7 +4,8 @@
 //! Each backend only translates them into its own query language.
 
 use crate::model::{AnomalyType, Incident, Runbook};
-use crate::query::{MAX_POINTS, MetricQuery, MetricSummary, Scored, SimilarQuery};
+use crate::query::{MAX_POINTS, MetricQuery, MetricSummary};
+use crate::similar::{Scored, SimilarQuery, Why};
 use crate::{Result, StoreError, text};
 
 /// Windows longer than this are answered from the one-minute rollups.
@@ -13,9 +14,12 @@ pub const RAW_MAX_WINDOW_MS: i64 = 6 * 3_600_000;
 pub const MINUTE_MS: i64 = 60_000;
 
 /// Weight of the text match, the service match and the anomaly-type match in a score.
-pub const W_TEXT: f64 = 0.6;
+/// The outcome boost (verified fixes) is small: it breaks ties, it does not outvote the
+/// text. The four weights sum to 1, so a score stays in 0..1.
+pub const W_TEXT: f64 = 0.57;
 pub const W_SERVICE: f64 = 0.25;
-pub const W_ANOMALY: f64 = 0.15;
+pub const W_ANOMALY: f64 = 0.13;
+pub const W_OUTCOME: f64 = 0.05;
 /// Candidates read from the text index before re-ranking.
 pub const CANDIDATES: usize = 200;
 
@@ -79,52 +83,78 @@ pub fn empty_summary() -> MetricSummary {
     }
 }
 
-/// An incident's score: its text match (0..1) plus the service and anomaly-type boosts.
+/// The service boost: full for the service a query is mainly about (the first of
+/// `services`), half for the others it names.
+fn service_boost(services: &[String], service: &str) -> f64 {
+    match services.iter().position(|s| s == service) {
+        Some(0) => W_SERVICE,
+        Some(_) => W_SERVICE / 2.0,
+        None => 0.0,
+    }
+}
+
+/// An incident's score: its text match (0..1: BM25 alone, or fused with the vectors) plus
+/// the service, anomaly-type and outcome boosts, each recorded in `why`.
 pub fn incident_score(
     text_unit: f64,
+    why: &mut Why,
     inc: &Incident,
     services: &[String],
     q: &SimilarQuery,
 ) -> f64 {
-    let mut s = W_TEXT * text_unit;
-    if services.contains(&inc.service) {
-        s += W_SERVICE;
-    }
-    if q.anomaly_type == Some(inc.anomaly_type) {
-        s += W_ANOMALY;
-    }
-    s
+    why.service = service_boost(services, &inc.service);
+    why.anomaly = if q.anomaly_type == Some(inc.anomaly_type) {
+        W_ANOMALY
+    } else {
+        0.0
+    };
+    why.outcome = if inc.verified == Some(true) {
+        W_OUTCOME
+    } else {
+        0.0
+    };
+    W_TEXT * text_unit + why.service + why.anomaly + why.outcome
 }
 
 /// A runbook's score: its text match plus the boosts (half the service boost for a
-/// runbook that applies to any service).
+/// runbook that applies to any service; the outcome boost grows with its verified
+/// successes, `n / (n + 1)` of [`W_OUTCOME`]).
 pub fn runbook_score(
     text_unit: f64,
+    why: &mut Why,
     rb: &Runbook,
     services: &[String],
     anomaly: Option<AnomalyType>,
+    verified_successes: u64,
 ) -> f64 {
-    let mut s = W_TEXT * text_unit;
-    if services.contains(&rb.service) {
-        s += W_SERVICE;
-    } else if rb.service == "any" {
-        s += W_SERVICE / 2.0;
-    }
-    if let Some(a) = anomaly
-        && rb.anomaly_types.contains(&a)
-    {
-        s += W_ANOMALY;
-    }
-    s
+    why.service = if rb.service == "any" && !services.iter().any(|s| s == "any") {
+        W_SERVICE / 2.0
+    } else {
+        service_boost(services, &rb.service)
+    };
+    why.anomaly = match anomaly {
+        Some(a) if rb.anomaly_types.contains(&a) => W_ANOMALY,
+        _ => 0.0,
+    };
+    let n = verified_successes as f64;
+    why.outcome = W_OUTCOME * n / (n + 1.0);
+    W_TEXT * text_unit + why.service + why.anomaly + why.outcome
 }
 
 /// Best first: by score, then newest, then id; at most `limit`.
-pub fn rank<T>(mut v: Vec<(f64, i64, String, T)>, limit: usize) -> Vec<Scored<T>> {
+pub fn rank<T>(mut v: Vec<(f64, i64, String, Why, T)>, limit: usize) -> Vec<Scored<T>> {
     v.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
     v.into_iter()
         .take(limit)
-        .map(|(score, _, _, item)| Scored {
+        .map(|(score, _, _, why, item)| Scored {
             score: text::round3(score),
+            why: Why {
+                lexical: text::round3(why.lexical),
+                semantic: why.semantic.map(text::round3),
+                outcome: text::round3(why.outcome),
+                service: text::round3(why.service),
+                anomaly: text::round3(why.anomaly),
+            },
             item,
         })
         .collect()

@@ -65,6 +65,8 @@ pub fn incidents(now: DateTime<Utc>) -> Result<Vec<Incident>> {
                 status: "resolved".into(),
                 source: Some("seed".into()),
                 alert: None,
+                verified: None,
+                runbook_id: None,
             }
         })
         .collect())
@@ -84,13 +86,9 @@ pub async fn seed(store: &dyn Store, now: DateTime<Utc>) -> Result<SeedReport> {
         runbooks_added: 0,
         runbooks_present: 0,
     };
-    for inc in incidents(now)? {
-        if store.insert_incident_if_absent(&inc).await? {
-            r.incidents_added += 1;
-        } else {
-            r.incidents_present += 1;
-        }
-    }
+    let all = incidents(now)?;
+    r.incidents_added = store.insert_incidents_if_absent(&all).await?;
+    r.incidents_present = all.len() - r.incidents_added;
     for rb in runbooks()? {
         if store.insert_runbook_if_absent(&rb).await? {
             r.runbooks_added += 1;

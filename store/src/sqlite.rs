@@ -14,7 +14,9 @@ mod pool;
 mod queue;
 mod schema;
 mod search;
+mod semantic;
 mod series;
+mod vectors;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -23,6 +25,7 @@ pub use pool::SqliteStore;
 
 use crate::model::*;
 use crate::query::*;
+use crate::similar::{Hits, SimilarQuery};
 use crate::{Result, Store};
 
 #[async_trait]
@@ -118,15 +121,17 @@ impl Store for SqliteStore {
     }
 
     async fn put_incident(&self, doc: &Incident) -> Result<()> {
-        let doc = doc.clone();
-        self.write(move |tx, _| docs::put_incident(tx, &doc, true).map(|_| ()))
+        self.write_incidents(vec![doc.clone()], true)
             .await
+            .map(|_| ())
     }
 
     async fn insert_incident_if_absent(&self, doc: &Incident) -> Result<bool> {
-        let doc = doc.clone();
-        self.write(move |tx, _| docs::put_incident(tx, &doc, false))
-            .await
+        Ok(self.write_incidents(vec![doc.clone()], false).await? == 1)
+    }
+
+    async fn insert_incidents_if_absent(&self, docs: &[Incident]) -> Result<usize> {
+        self.write_incidents(docs.to_vec(), false).await
     }
 
     async fn get_incident(&self, id: &str) -> Result<Option<Incident>> {
@@ -140,21 +145,16 @@ impl Store for SqliteStore {
         self.read(move |c| docs::list_incidents(c, &f)).await
     }
 
-    async fn similar_incidents(&self, q: &SimilarQuery) -> Result<Vec<Scored<Incident>>> {
-        let q = q.clone();
-        self.read(move |c| search::incidents(c, &q)).await
+    async fn similar_incidents(&self, q: &SimilarQuery) -> Result<Hits<Incident>> {
+        self.search_incidents(q).await
     }
 
     async fn put_runbook(&self, doc: &Runbook) -> Result<()> {
-        let doc = doc.clone();
-        self.write(move |tx, _| docs::put_runbook(tx, &doc, true).map(|_| ()))
-            .await
+        self.write_runbook(doc.clone(), true).await.map(|_| ())
     }
 
     async fn insert_runbook_if_absent(&self, doc: &Runbook) -> Result<bool> {
-        let doc = doc.clone();
-        self.write(move |tx, _| docs::put_runbook(tx, &doc, false))
-            .await
+        self.write_runbook(doc.clone(), false).await
     }
 
     async fn get_runbook(&self, id: &str) -> Result<Option<Runbook>> {
@@ -167,9 +167,8 @@ impl Store for SqliteStore {
         self.read(move |c| docs::list_runbooks(c, limit)).await
     }
 
-    async fn relevant_runbooks(&self, q: &SimilarQuery) -> Result<Vec<Scored<Runbook>>> {
-        let q = q.clone();
-        self.read(move |c| search::runbooks(c, &q)).await
+    async fn relevant_runbooks(&self, q: &SimilarQuery) -> Result<Hits<Runbook>> {
+        self.search_runbooks(q).await
     }
 
     async fn put_decision(&self, doc: &Decision) -> Result<()> {

@@ -1,5 +1,5 @@
-//! Turning free text from an agent into full-text queries: tokens, stop words, and
-//! service names mentioned in passing ("the payment service" → `payment-service`).
+//! Turning free text from an agent into full-text queries: tokens and stop words (the
+//! services a text names are found in `similar`).
 
 /// Words too common in incident prose to say anything about similarity.
 const STOP: &[&str] = &[
@@ -65,24 +65,6 @@ pub fn fts_all(terms: &[String]) -> Option<String> {
     )
 }
 
-/// The services among `known` that `text` names, either in full (`auth-service`) or by
-/// their first word (`auth`, `payment`).
-pub fn mentioned_services<'a>(text: &str, known: &'a [String]) -> Vec<&'a str> {
-    let lower = text.to_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_alphanumeric() && c != '-')
-        .filter(|w| !w.is_empty())
-        .collect();
-    known
-        .iter()
-        .filter(|svc| {
-            let stem = svc.split('-').next().unwrap_or(svc);
-            lower.contains(svc.as_str()) || words.contains(&stem)
-        })
-        .map(String::as_str)
-        .collect()
-}
-
 /// Maps a raw bm25 value (more negative is better) to 0..1.
 pub fn bm25_to_unit(bm25: f64) -> f64 {
     let r = (-bm25).max(0.0);
@@ -117,19 +99,5 @@ mod tests {
         let q = fts_any(&["heap\"".to_string(), "or".to_string()]).unwrap();
         assert_eq!(q, "\"heap\" OR \"or\"");
         assert_eq!(fts_any(&[]), None);
-    }
-
-    #[test]
-    fn services_are_found_by_stem() {
-        let known = vec!["payment-service".to_string(), "auth-service".to_string()];
-        assert_eq!(
-            mentioned_services("the payment svc leaks", &known),
-            vec!["payment-service"]
-        );
-        assert_eq!(
-            mentioned_services("auth-service errors", &known),
-            vec!["auth-service"]
-        );
-        assert!(mentioned_services("authentic", &known).is_empty());
     }
 }

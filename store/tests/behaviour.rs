@@ -349,7 +349,8 @@ pub async fn incidents_and_similarity(s: &dyn Store) {
             ..Default::default()
         })
         .await
-        .unwrap();
+        .unwrap()
+        .hits;
     assert_eq!(
         hits[0].item.id,
         "inc-seed-001",
@@ -368,9 +369,11 @@ pub async fn incidents_and_similarity(s: &dyn Store) {
             service: Some("auth-service".into()),
             anomaly_type: Some(AnomalyType::ErrorSpikeSudden),
             limit: 3,
+            ..Default::default()
         })
         .await
-        .unwrap();
+        .unwrap()
+        .hits;
     assert_eq!(cache[0].item.id, "inc-seed-002");
 
     let listed = s
@@ -402,9 +405,11 @@ pub async fn incidents_and_similarity(s: &dyn Store) {
             service: Some("auth-service".into()),
             anomaly_type: Some(AnomalyType::ErrorSpikeSudden),
             limit: 3,
+            ..Default::default()
         })
         .await
-        .unwrap();
+        .unwrap()
+        .hits;
     assert_eq!(
         rb[0].item.action,
         ActionKind::RestartDependency,

@@ -121,7 +121,8 @@ async fn seed_001_documents_read_and_write_in_their_shapes() {
             ..Default::default()
         })
         .await
-        .unwrap();
+        .unwrap()
+        .hits;
     assert_eq!(hits[0].item.id, "Vx1c");
     let dec = s
         .list_decisions(&DecisionFilter {

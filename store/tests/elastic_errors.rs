@@ -188,7 +188,8 @@ async fn similar_incidents_semantic() {
             ..Default::default()
         })
         .await
-        .unwrap();
+        .unwrap()
+        .hits;
     assert_eq!(hits[0].item.id, "inc-1");
     r.finish();
 }

@@ -254,6 +254,8 @@ fn incident(id: &str, service: &str, anomaly: AnomalyType, title: &str, cause: &
         status: "resolved".into(),
         source: Some("seed".into()),
         alert: None,
+        verified: None,
+        runbook_id: None,
     }
 }
 async fn prep_incidents(s: &dyn Store) {
@@ -291,7 +293,8 @@ async fn similar_incidents_op(s: &dyn Store) {
             ..Default::default()
         })
         .await
-        .unwrap();
+        .unwrap()
+        .hits;
     assert_eq!(hits[0].item.id, "inc-1");
     assert!(hits.iter().all(|h| (0.0..=1.0).contains(&h.score)));
     assert_eq!(hits[0].score, (hits[0].score * 1000.0).round() / 1000.0);

@@ -203,10 +203,12 @@ async fn opened(app: &App, store: &DynStore, a: &Alert, service: &str, managed: 
             service: managed.then(|| service.to_string()),
             anomaly_type: Some(anomaly_type),
             limit: 1,
+            aliases: app.service_aliases().await,
+            ..SimilarQuery::default()
         })
         .await
         .ok()
-        .and_then(|h| h.into_iter().next())
+        .and_then(|h| h.hits.into_iter().next())
         .map(|h| AlertRunbook {
             id: h.item.id,
             title: h.item.title,
@@ -242,6 +244,8 @@ async fn opened(app: &App, store: &DynStore, a: &Alert, service: &str, managed: 
             queued: None,
             received_at: Utc::now(),
         })),
+        verified: None,
+        runbook_id: None,
     }
 }
 

@@ -82,6 +82,11 @@ pub struct Opts {
     /// Where the data lives: sqlite:PATH (default $QS_DATA_DIR/quantumstate.db) or elasticsearch.
     #[arg(long, env = "QS_STORE", global = true)]
     pub store: Option<String>,
+    /// Directory of the sentence model (all-MiniLM-L6-v2: config.json, tokenizer.json,
+    /// model.safetensors) for hybrid incident and runbook search; loaded on the first
+    /// search. Default $QS_DATA_DIR/models/all-MiniLM-L6-v2; without it, search is lexical.
+    #[arg(long, env = "QS_EMBED_MODEL", global = true)]
+    pub embed_model: Option<std::path::PathBuf>,
     /// Where metric figures are read: store (what the scraper wrote) or prometheus=URL.
     /// Logs, incidents, runbooks, audit and the queue stay in the store either way.
     #[arg(long, env = "QS_METRICS_SOURCE", global = true)]
@@ -229,4 +234,13 @@ pub fn cleaned(v: &[String]) -> Vec<String> {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect()
+}
+
+/// The model directory: `--embed-model`, else under the data directory.
+pub fn embed_model_dir(o: &Opts) -> Option<std::path::PathBuf> {
+    if let Some(d) = o.embed_model.clone().filter(|d| !d.as_os_str().is_empty()) {
+        return Some(d);
+    }
+    let data = quantumstate_store::data_dir().ok()?;
+    Some(quantumstate_embed::dir_under(&data))
 }

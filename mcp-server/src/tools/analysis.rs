@@ -16,6 +16,7 @@ use crate::analysis::{self, Anomaly, ServiceStatus};
 use crate::error::{ErrorCode, ToolError};
 use crate::server::QsServer;
 use crate::tools::args::{limit, window};
+use crate::tools::memory::outcome;
 
 pub(crate) mod gather;
 
@@ -282,6 +283,9 @@ impl QsServer {
             )
             .await;
             if passed {
+                let who = self.caller(&ctx).map(|c| c.name).unwrap_or_default();
+                let detail = format!("passed: held {held:.0} s of {hold} s");
+                outcome::note(&self.app, &who, &service, true, detail).await;
                 return Ok(Json(Recovery {
                     service,
                     passed: true,
@@ -340,6 +344,8 @@ impl QsServer {
             "polls": polls,
             "points": last_points,
         });
+        let who = self.caller(&ctx).map(|c| c.name).unwrap_or_default();
+        outcome::note(&self.app, &who, &service, false, format!("failed: {why}")).await;
         if unmeasured {
             return Err(ToolError::new(ErrorCode::InsufficientEvidence, format!("{service}: no request latency was measured since this call began, so recovery cannot be judged (a service that serves no requests reports no p95)"))
                 .hint("send it traffic (or wait for its callers) and verify again; a missing figure is not a pass")

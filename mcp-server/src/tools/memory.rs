@@ -9,6 +9,7 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::service::RequestContext;
 use rmcp::{Json, RoleServer, tool, tool_router};
 
+pub mod outcome;
 pub mod records;
 pub mod types;
 
@@ -42,23 +43,28 @@ impl QsServer {
         let limit = limit(a.limit, 5, 50, "limit")?;
         searchable(&description)?;
         let store = self.app.store().await?;
-        let mut hits = store
+        let found = store
             .similar_incidents(&SimilarQuery {
                 description,
                 service,
                 anomaly_type: a.anomaly_type,
                 limit: limit + 1,
+                aliases: self.app.service_aliases().await,
+                ..SimilarQuery::default()
             })
             .await?;
+        let mut hits = found.hits;
         let truncated = hits.len() > limit;
         hits.truncate(limit);
         Ok(Json(SimilarIncidents {
+            retrieval: found.retrieval,
             incidents: hits
                 .into_iter()
                 .map(|h| {
                     let i = h.item;
                     IncidentMatch {
                         score: h.score,
+                        why: h.why,
                         id: i.id,
                         timestamp: i.timestamp,
                         service: i.service,
@@ -91,21 +97,26 @@ impl QsServer {
         let limit = limit(a.limit, 3, 8, "limit")?;
         searchable(&description)?;
         let store = self.app.store().await?;
-        let mut hits = store
+        let found = store
             .relevant_runbooks(&SimilarQuery {
                 description,
                 service,
                 anomaly_type: a.anomaly_type,
                 limit: limit + 1,
+                aliases: self.app.service_aliases().await,
+                ..SimilarQuery::default()
             })
             .await?;
+        let mut hits = found.hits;
         let truncated = hits.len() > limit;
         hits.truncate(limit);
         Ok(Json(RelevantRunbooks {
+            retrieval: found.retrieval,
             runbooks: hits
                 .into_iter()
                 .map(|h| RunbookMatch {
                     score: h.score,
+                    why: h.why,
                     runbook: h.item,
                 })
                 .collect(),
@@ -171,7 +182,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "Record an incident (usually after remediation and a passing verify_recovery) so later searches find it: service, anomaly_type, title, root_cause, actions_taken, start and resolution times (MTTR is computed). dry_run returns the document without writing it."
+        description = "Record an incident (usually after remediation and a passing verify_recovery) so later searches find it: service, anomaly_type, title, root_cause, actions_taken, start and resolution times (MTTR is computed), and the runbook_id followed. `verified` is set from the server's own record of verify_recovery for the service since the incident began; verified fixes rank higher in later searches. dry_run returns the document without writing it."
     )]
     pub async fn record_incident(
         &self,
@@ -181,7 +192,16 @@ impl QsServer {
         let service = self.app.check_service(&a.service).await?;
         let region = self.app.region_of(&service).await;
         let by = self.caller(&ctx)?.name;
-        let incident = records::incident(&a, &service, &region, &by)?;
+        let mut incident = records::incident(&a, &service, &region, &by)?;
+        let store = self.app.store().await?;
+        if let Some(id) = &incident.runbook_id
+            && store.get_runbook(id).await?.is_none()
+        {
+            return Err(ToolError::invalid(format!("no runbook with id {id:?}"))
+                .hint("find_relevant_runbook shows the runbooks' ids"));
+        }
+        // Whether the fix worked is the server's own record, not the caller's claim.
+        incident.verified = outcome::verified_since(&store, &service, incident.timestamp).await;
         let echo = IncidentEcho::of(&a);
         let req = Request::new("record_incident", &echo, Some(&service), a.dry_run, None);
         let doc = Record(Doc::Incident(incident.clone()));

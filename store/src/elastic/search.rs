@@ -15,7 +15,7 @@ use super::dsl::*;
 use super::mappings::Idx;
 use super::setup::ensure;
 use crate::model::{Collection, Incident, Runbook};
-use crate::query::{Scored, SimilarQuery};
+use crate::similar::{self, Hits, Retrieval, SimilarQuery, Why};
 use crate::{Result, rules, text};
 
 const INCIDENTS: Idx = Idx::C(Collection::Incidents);
@@ -57,10 +57,7 @@ async fn wanted_services(es: &Es, q: &SimilarQuery) -> Result<Vec<String>> {
         .filter_map(|b| b.get("key").and_then(Value::as_str).map(str::to_string))
         .collect();
     known.sort();
-    Ok(text::mentioned_services(&q.description, &known)
-        .into_iter()
-        .map(str::to_string)
-        .collect())
+    Ok(similar::wanted_services(q, &known))
 }
 
 /// The candidate search: word match over `fields`, or any semantic field.
@@ -78,31 +75,38 @@ fn text_query(words: &[String], fields: &[&str], semantic: &[String], descriptio
     json!({"bool": {"should": should, "minimum_should_match": 1}})
 }
 
-/// Candidate hits as (text score, document).
+/// Candidate hits as (text score, document), and whether a semantic field took part.
 async fn candidates<T: serde::de::DeserializeOwned>(
     es: &Es,
     idx: Idx,
     fields: &[&str],
     q: &SimilarQuery,
-) -> Result<Vec<(f64, T)>> {
-    let words = text::terms(&q.description, 32);
+) -> Result<(Vec<(f64, T)>, Retrieval)> {
+    let description = similar::expanded(q);
+    let words = text::terms(&description, 32);
     if words.is_empty() || q.limit == 0 {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Retrieval::Lexical));
     }
     let ready = ensure(es, idx).await?;
+    let retrieval = if ready.semantic.is_empty() {
+        Retrieval::Lexical
+    } else {
+        Retrieval::Hybrid
+    };
     let body = json!({
         "size": rules::CANDIDATES,
-        "query": text_query(&words, fields, &ready.semantic, &q.description),
+        "query": text_query(&words, fields, &ready.semantic, &description),
         "track_total_hits": false
     });
     let r = search(es, idx, body).await?;
-    hits(&r)
+    let hits = hits(&r)
         .iter()
         .map(|h| {
             let s = h.get("_score").and_then(Value::as_f64).unwrap_or(0.0);
             Ok((s, source(h)?))
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok((hits, retrieval))
 }
 
 /// Maps an Elasticsearch relevance score (0 and up) to 0..1 like the SQLite backend.
@@ -110,34 +114,60 @@ fn unit(score: f64) -> f64 {
     text::bm25_to_unit(-score)
 }
 
-pub(crate) async fn incidents(es: &Es, q: &SimilarQuery) -> Result<Vec<Scored<Incident>>> {
-    let hits: Vec<(f64, Incident)> = candidates(es, INCIDENTS, &INCIDENT_FIELDS, q).await?;
+pub(crate) async fn incidents(es: &Es, q: &SimilarQuery) -> Result<Hits<Incident>> {
+    let (hits, retrieval) = candidates::<Incident>(es, INCIDENTS, &INCIDENT_FIELDS, q).await?;
     if hits.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Hits {
+            retrieval,
+            hits: Vec::new(),
+        });
     }
     let services = wanted_services(es, q).await?;
     let scored = hits
         .into_iter()
         .map(|(s, inc)| {
-            let score = rules::incident_score(unit(s), &inc, &services, q);
-            (score, inc.timestamp.timestamp_millis(), inc.id.clone(), inc)
+            let mut why = Why {
+                lexical: unit(s),
+                ..Why::default()
+            };
+            let score = rules::incident_score(unit(s), &mut why, &inc, &services, q);
+            (
+                score,
+                inc.timestamp.timestamp_millis(),
+                inc.id.clone(),
+                why,
+                inc,
+            )
         })
         .collect();
-    Ok(rules::rank(scored, q.limit))
+    Ok(Hits {
+        retrieval,
+        hits: rules::rank(scored, q.limit),
+    })
 }
 
-pub(crate) async fn runbooks(es: &Es, q: &SimilarQuery) -> Result<Vec<Scored<Runbook>>> {
-    let hits: Vec<(f64, Runbook)> = candidates(es, RUNBOOKS, &RUNBOOK_FIELDS, q).await?;
+pub(crate) async fn runbooks(es: &Es, q: &SimilarQuery) -> Result<Hits<Runbook>> {
+    let (hits, retrieval) = candidates::<Runbook>(es, RUNBOOKS, &RUNBOOK_FIELDS, q).await?;
     if hits.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Hits {
+            retrieval,
+            hits: Vec::new(),
+        });
     }
     let services = wanted_services(es, q).await?;
     let scored = hits
         .into_iter()
         .map(|(s, rb)| {
-            let score = rules::runbook_score(unit(s), &rb, &services, q.anomaly_type);
-            (score, 0, rb.id.clone(), rb)
+            let mut why = Why {
+                lexical: unit(s),
+                ..Why::default()
+            };
+            let score = rules::runbook_score(unit(s), &mut why, &rb, &services, q.anomaly_type, 0);
+            (score, 0, rb.id.clone(), why, rb)
         })
         .collect();
-    Ok(rules::rank(scored, q.limit))
+    Ok(Hits {
+        retrieval,
+        hits: rules::rank(scored, q.limit),
+    })
 }

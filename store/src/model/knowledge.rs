@@ -89,6 +89,14 @@ pub struct Incident {
     /// The alert that opened it (incidents from Alertmanager's webhook only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<Box<AlertInfo>>,
+    /// Whether the fix was verified to work: `record_incident` sets it from the server's
+    /// own record (a `verify_recovery` of the service that passed after the incident
+    /// began), never from the caller's say-so. Verified fixes rank higher in searches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<bool>,
+    /// The runbook that was followed, when one was (its verified successes count for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook_id: Option<String>,
 }
 
 /// What an Alertmanager alert said, and what QuantumState made of it on arrival.

@@ -57,9 +57,19 @@ pub fn put_incident(tx: &Transaction<'_>, d: &Incident, replace: bool) -> rusqli
     };
     let n = tx.execute(
         &format!(
-            "{verb} INTO incidents (id, ts, service, anomaly_type, status, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            "{verb} INTO incidents (id, ts, service, anomaly_type, status, doc, verified, runbook_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
         ),
-        params![d.id, ms(d.timestamp), d.service, d.anomaly_type.as_str(), d.status, to_json(d)?],
+        params![
+            d.id,
+            ms(d.timestamp),
+            d.service,
+            d.anomaly_type.as_str(),
+            d.status,
+            to_json(d)?,
+            d.verified,
+            d.runbook_id
+        ],
     )?;
     if n == 0 {
         return Ok(false);

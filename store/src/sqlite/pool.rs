@@ -8,7 +8,9 @@ use std::time::Duration as StdDuration;
 use rusqlite::Connection;
 
 use super::conn::{map_err, open_conn};
-use super::{metrics, schema};
+use quantumstate_embed::Embedder;
+
+use super::{metrics, schema, vectors};
 use crate::{Result, StoreError};
 
 /// Readers kept open; more are opened on demand and dropped when returned past this.
@@ -25,11 +27,20 @@ pub(super) struct Inner {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     pub(super) series: Mutex<metrics::SeriesCache>,
+    /// The sentence model for hybrid search (None: lexical only).
+    pub(super) embedder: Option<Arc<Embedder>>,
+    pub(super) vectors: Mutex<vectors::VecCache>,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date;
+    /// similarity search is lexical only.
     pub fn open(path: &Path) -> Result<SqliteStore> {
+        Self::open_with(path, None)
+    }
+
+    /// The same, with a sentence model for hybrid search (loaded on first use).
+    pub fn open_with(path: &Path, embedder: Option<Arc<Embedder>>) -> Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
                 path: path.to_path_buf(),
@@ -69,6 +80,8 @@ impl SqliteStore {
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
                 series: Mutex::new(metrics::SeriesCache::default()),
+                embedder,
+                vectors: Mutex::new(vectors::VecCache::default()),
             }),
         })
     }
@@ -77,11 +90,25 @@ impl SqliteStore {
         &self.inner.path
     }
 
+    /// The sentence model, when one is configured and its files are there (loads nothing).
+    pub fn embedder(&self) -> Option<Arc<Embedder>> {
+        self.inner.embedder.clone().filter(|e| e.available())
+    }
+
     /// Runs `f` on a reader connection on the blocking pool.
     pub(super) async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.read_inner(move |c, _| f(c)).await
+    }
+
+    /// The same, with the store's shared state (vector cache, model) at hand.
+    pub(super) async fn read_inner<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &Inner) -> rusqlite::Result<T> + Send + 'static,
     {
         let inner = self.inner.clone();
         run_blocking(move || {
@@ -93,7 +120,7 @@ impl SqliteStore {
                 Some(c) => c,
                 None => open_conn(&inner.path, true)?,
             };
-            let out = f(&conn).map_err(|e| map_err(&inner.path, e));
+            let out = f(&conn, &inner).map_err(|e| map_err(&inner.path, e));
             let mut pool = inner.readers.lock().unwrap_or_else(|p| p.into_inner());
             if pool.len() < MAX_IDLE_READERS {
                 pool.push(conn);
@@ -137,7 +164,7 @@ impl SqliteStore {
     }
 }
 
-async fn run_blocking<T, F>(f: F) -> Result<T>
+pub(super) async fn run_blocking<T, F>(f: F) -> Result<T>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T> + Send + 'static,

@@ -176,6 +176,20 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX tasks_status_ts ON tasks (status, ts);
     "#,
+    // 4: sentence vectors of incidents and runbooks (hybrid search), and the outcome of
+    // an incident's fix (verified or not, the runbook followed).
+    r#"
+    CREATE TABLE doc_vectors (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        vec BLOB NOT NULL,
+        PRIMARY KEY (kind, id)
+    );
+    ALTER TABLE incidents ADD COLUMN verified INTEGER;
+    ALTER TABLE incidents ADD COLUMN runbook_id TEXT;
+    CREATE INDEX incidents_verified_runbook ON incidents (runbook_id) WHERE verified = 1;
+    CREATE INDEX incidents_service ON incidents (service);
+    "#,
 ];
 
 /// The schema version this build writes.

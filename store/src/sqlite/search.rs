@@ -1,79 +1,195 @@
-//! Similarity search over incidents and runbooks: FTS5 bm25 over the prose, plus boosts
-//! for the service (named or merely mentioned) and the anomaly type.
+//! Similarity search over incidents and runbooks: FTS5 BM25 (porter stemming) over the
+//! prose and, with a model, the nearest sentence vectors, fused (reciprocal rank fusion
+//! by default); then the service, anomaly-type and outcome boosts.
 
-use rusqlite::Connection;
+use std::collections::HashMap;
+
+use rusqlite::{Connection, params};
 
 use super::codec::from_json;
+use super::docs::get_doc;
+use super::pool::Inner;
+use super::vectors::{self, Kind};
 use crate::model::{Incident, Runbook};
-use crate::query::{Scored, SimilarQuery};
+use crate::similar::{self, Fusion, Hits, Ranks, Retrieval, SimilarQuery, Why};
 use crate::{rules, text};
 
-fn services_of(c: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
-    let mut st = c.prepare_cached(&format!(
-        "SELECT DISTINCT service FROM {table} ORDER BY service"
-    ))?;
+fn services_of(c: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut st = c.prepare_cached("SELECT DISTINCT service FROM incidents ORDER BY service")?;
     let rows = st.query_map([], |r| r.get::<_, String>(0))?;
     rows.collect()
 }
 
-/// The services a query is about: the one given, else those its text mentions.
-fn wanted_services(c: &Connection, table: &str, q: &SimilarQuery) -> rusqlite::Result<Vec<String>> {
-    if let Some(s) = &q.service {
-        return Ok(vec![s.clone()]);
-    }
-    let known = services_of(c, table)?;
-    Ok(text::mentioned_services(&q.description, &known)
-        .into_iter()
-        .map(str::to_string)
-        .collect())
+/// Both rankings of one kind of document: each candidate's ranks, and the documents the
+/// lexical pass already read.
+struct Candidates {
+    ranks: HashMap<String, Ranks>,
+    docs: HashMap<String, String>,
+    retrieval: Retrieval,
 }
 
-fn candidates(c: &Connection, sql: &str, fts: &str) -> rusqlite::Result<Vec<(String, f64)>> {
-    let mut st = c.prepare_cached(sql)?;
-    let rows = st.query_map(rusqlite::params![fts, rules::CANDIDATES as i64], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?))
-    })?;
-    rows.collect()
-}
-
-pub fn incidents(c: &Connection, q: &SimilarQuery) -> rusqlite::Result<Vec<Scored<Incident>>> {
-    let Some(fts) = text::fts_any(&text::terms(&q.description, 32)) else {
-        return Ok(Vec::new());
+fn candidates(
+    c: &Connection,
+    inner: &Inner,
+    kind: Kind,
+    sql: &str,
+    q: &SimilarQuery,
+) -> rusqlite::Result<Candidates> {
+    let description = similar::expanded(q);
+    let mut out = Candidates {
+        ranks: HashMap::new(),
+        docs: HashMap::new(),
+        retrieval: Retrieval::Lexical,
     };
-    let services = wanted_services(c, "incidents", q)?;
-    let hits = candidates(
+    if let Some(fts) = text::fts_any(&text::terms(&description, 32)) {
+        let mut st = c.prepare_cached(sql)?;
+        let mut rows = st.query(params![fts, rules::CANDIDATES as i64])?;
+        let mut i = 0;
+        while let Some(r) = rows.next()? {
+            let id: String = r.get(0)?;
+            let unit = text::bm25_to_unit(r.get::<_, f64>(2)?);
+            out.docs.insert(id.clone(), r.get(1)?);
+            out.ranks.entry(id).or_default().lexical = Some((i, unit));
+            i += 1;
+        }
+    }
+    let query_vec = inner
+        .embedder
+        .as_ref()
+        .filter(|e| e.available())
+        .and_then(|e| e.embed(&description));
+    if let Some(v) = query_vec {
+        out.retrieval = Retrieval::Hybrid;
+        let near = vectors::nearest(c, &inner.vectors, kind, &v, rules::CANDIDATES)?;
+        for (i, (id, cos)) in near.into_iter().enumerate() {
+            out.ranks.entry(id).or_default().semantic = Some((i, cos));
+        }
+    }
+    Ok(out)
+}
+
+/// The document of a candidate: read by the lexical pass, or now by id.
+fn doc_of<T: serde::de::DeserializeOwned>(
+    c: &Connection,
+    cands: &Candidates,
+    table: &'static str,
+    id: &str,
+) -> rusqlite::Result<Option<T>> {
+    match cands.docs.get(id) {
+        Some(d) => from_json(d).map(Some),
+        None => get_doc(c, table, "id", id),
+    }
+}
+
+fn why_of(r: &Ranks) -> Why {
+    Why {
+        lexical: r.lexical.map_or(0.0, |(_, s)| s),
+        semantic: r.semantic.map(|(_, s)| s),
+        ..Why::default()
+    }
+}
+
+/// The text part of a score: BM25 alone when retrieval is lexical, else the fusion
+/// (`auto`: see [`Fusion::Auto`]).
+fn text_unit(cands: &Candidates, q: &SimilarQuery, kind: Kind, r: Ranks) -> f64 {
+    let fusion = match (q.fusion, kind) {
+        (Fusion::Auto, Kind::Runbook) => Fusion::Convex,
+        (f, _) => f,
+    };
+    match cands.retrieval {
+        Retrieval::Lexical => r.lexical.map_or(0.0, |(_, s)| s),
+        Retrieval::Hybrid => similar::fuse(fusion, r),
+    }
+}
+
+pub fn incidents(
+    c: &Connection,
+    inner: &Inner,
+    q: &SimilarQuery,
+) -> rusqlite::Result<Hits<Incident>> {
+    let cands = candidates(
         c,
-        "SELECT i.doc, bm25(incidents_fts, 0.0, 2.0, 2.0, 2.0, 1.0, 1.5, 1.0) AS r
+        inner,
+        Kind::Incident,
+        "SELECT i.id, i.doc, bm25(incidents_fts, 0.0, 2.0, 2.0, 2.0, 1.0, 1.5, 1.0) AS r
          FROM incidents_fts JOIN incidents i ON i.id = incidents_fts.id
          WHERE incidents_fts MATCH ?1 ORDER BY r LIMIT ?2",
-        &fts,
+        q,
     )?;
-    let mut scored = Vec::with_capacity(hits.len());
-    for (doc, bm25) in hits {
-        let inc: Incident = from_json(&doc)?;
-        let s = rules::incident_score(text::bm25_to_unit(bm25), &inc, &services, q);
-        scored.push((s, inc.timestamp.timestamp_millis(), inc.id.clone(), inc));
+    let services = similar::wanted_services(q, &services_of(c)?);
+    let mut scored = Vec::with_capacity(cands.ranks.len());
+    for (id, r) in &cands.ranks {
+        let Some(inc) = doc_of::<Incident>(c, &cands, "incidents", id)? else {
+            continue;
+        };
+        let mut why = why_of(r);
+        let s = rules::incident_score(
+            text_unit(&cands, q, Kind::Incident, *r),
+            &mut why,
+            &inc,
+            &services,
+            q,
+        );
+        scored.push((
+            s,
+            inc.timestamp.timestamp_millis(),
+            inc.id.clone(),
+            why,
+            inc,
+        ));
     }
-    Ok(rules::rank(scored, q.limit))
+    Ok(Hits {
+        retrieval: cands.retrieval,
+        hits: rules::rank(scored, q.limit),
+    })
 }
 
-pub fn runbooks(c: &Connection, q: &SimilarQuery) -> rusqlite::Result<Vec<Scored<Runbook>>> {
-    let Some(fts) = text::fts_any(&text::terms(&q.description, 32)) else {
-        return Ok(Vec::new());
-    };
-    let services = wanted_services(c, "incidents", q)?;
-    let hits = candidates(
+/// How many incidents verified to be fixed followed each runbook.
+fn verified_successes(c: &Connection) -> rusqlite::Result<HashMap<String, u64>> {
+    let mut st = c.prepare_cached(
+        "SELECT runbook_id, count(*) FROM incidents
+         WHERE verified = 1 AND runbook_id IS NOT NULL GROUP BY runbook_id",
+    )?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    rows.map(|r| r.map(|(id, n)| (id, n.max(0) as u64)))
+        .collect()
+}
+
+pub fn runbooks(
+    c: &Connection,
+    inner: &Inner,
+    q: &SimilarQuery,
+) -> rusqlite::Result<Hits<Runbook>> {
+    let cands = candidates(
         c,
-        "SELECT b.doc, bm25(runbooks_fts, 0.0, 1.0, 2.0, 2.0, 2.0, 1.0, 1.0) AS r
+        inner,
+        Kind::Runbook,
+        "SELECT b.id, b.doc, bm25(runbooks_fts, 0.0, 1.0, 2.0, 2.0, 2.0, 1.0, 1.0) AS r
          FROM runbooks_fts JOIN runbooks b ON b.id = runbooks_fts.id
          WHERE runbooks_fts MATCH ?1 ORDER BY r LIMIT ?2",
-        &fts,
+        q,
     )?;
-    let mut scored = Vec::with_capacity(hits.len());
-    for (doc, bm25) in hits {
-        let rb: Runbook = from_json(&doc)?;
-        let s = rules::runbook_score(text::bm25_to_unit(bm25), &rb, &services, q.anomaly_type);
-        scored.push((s, 0, rb.id.clone(), rb));
+    let services = similar::wanted_services(q, &services_of(c)?);
+    let successes = verified_successes(c)?;
+    let mut scored = Vec::with_capacity(cands.ranks.len());
+    for (id, r) in &cands.ranks {
+        let Some(rb) = doc_of::<Runbook>(c, &cands, "runbooks", id)? else {
+            continue;
+        };
+        let mut why = why_of(r);
+        let n = successes.get(&rb.id).copied().unwrap_or(0);
+        let s = rules::runbook_score(
+            text_unit(&cands, q, Kind::Runbook, *r),
+            &mut why,
+            &rb,
+            &services,
+            q.anomaly_type,
+            n,
+        );
+        scored.push((s, 0, rb.id.clone(), why, rb));
     }
-    Ok(rules::rank(scored, q.limit))
+    Ok(Hits {
+        retrieval: cands.retrieval,
+        hits: rules::rank(scored, q.limit),
+    })
 }

@@ -38,6 +38,9 @@ pub struct RecordIncidentArgs {
     /// When it was resolved (RFC 3339). Default: now, for resolved incidents.
     #[serde(default)]
     pub resolved_at: Option<String>,
+    /// The runbook followed (an id from find_relevant_runbook), if one was.
+    #[serde(default)]
+    pub runbook_id: Option<String>,
     /// Return what would be written without writing it.
     #[serde(default)]
     pub dry_run: bool,
@@ -149,6 +152,8 @@ pub fn incident(
         status: status.into(),
         source: Some(by.to_string()),
         alert: None,
+        verified: None,
+        runbook_id: opt_text(a.runbook_id.as_deref(), "runbook_id", 200)?,
     })
 }
 

@@ -2,7 +2,7 @@
 //! schema the model reads), arguments strict about unknown fields.
 
 use chrono::{DateTime, Utc};
-use quantumstate_store::{AnomalyType, AuditRecord, Decision, Incident, Runbook};
+use quantumstate_store::{AnomalyType, AuditRecord, Decision, Incident, Retrieval, Runbook, Why};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -110,8 +110,11 @@ pub struct ListAuditArgs {
 /// A past incident with its similarity score.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct IncidentMatch {
-    /// 0–1, higher is closer (text similarity plus service and type matches).
+    /// 0–1, higher is closer (text similarity plus service, type and outcome boosts).
     pub score: f64,
+    /// The parts of the score: lexical (BM25) and semantic (cosine, null when lexical)
+    /// match, and the outcome, service and type boosts.
+    pub why: Why,
     pub id: String,
     #[serde(rename = "@timestamp")]
     pub timestamp: DateTime<Utc>,
@@ -127,6 +130,8 @@ pub struct IncidentMatch {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SimilarIncidents {
+    /// `hybrid` (words and sentence vectors) or `lexical` (words only: no model).
+    pub retrieval: Retrieval,
     /// Best match first.
     pub incidents: Vec<IncidentMatch>,
     /// True when more incidents matched than `limit`.
@@ -137,12 +142,17 @@ pub struct SimilarIncidents {
 pub struct RunbookMatch {
     /// 0–1, higher is more relevant.
     pub score: f64,
+    /// The parts of the score (see find_similar_incidents); outcome counts the verified
+    /// fixes recorded with this runbook.
+    pub why: Why,
     #[serde(flatten)]
     pub runbook: Runbook,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct RelevantRunbooks {
+    /// `hybrid` or `lexical`, as for find_similar_incidents.
+    pub retrieval: Retrieval,
     /// Most relevant first.
     pub runbooks: Vec<RunbookMatch>,
     pub truncated: bool,
