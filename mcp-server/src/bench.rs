@@ -10,6 +10,7 @@ mod hosts;
 mod peers;
 mod procs;
 mod prometheus;
+mod recall;
 mod report;
 
 use std::time::{Duration, Instant};
@@ -51,6 +52,10 @@ pub async fn run(o: BenchOpts) -> Result<Report, String> {
     let db = dir.path().join("bench.db");
     let spec = format!("sqlite:{}", db.display());
     let iters = if o.quick { 40 } else { 200 };
+    if o.recall_only {
+        recall::section(&mut r, o.embed_model.clone(), dir.path(), iters, 10_000).await;
+        return write(&o, r);
+    }
 
     // --- data: 1 M metrics, 100 k logs, seed incidents; ingest measured ---
     eprintln!(
@@ -189,6 +194,9 @@ pub async fn run(o: BenchOpts) -> Result<Report, String> {
     // --- a service's RSS, idle and under load (a local qs-service) ---
     fleet::service_rss(&mut r).await;
 
+    // --- recall: accuracy lexical vs hybrid, 10 k incidents with the model ---
+    recall::section(&mut r, o.embed_model.clone(), dir.path(), iters, 10_000).await;
+
     if o.peers {
         let target = r
             .restart
@@ -201,6 +209,11 @@ pub async fn run(o: BenchOpts) -> Result<Report, String> {
                 .push(peers::measure(p, if o.quick { 3 } else { 10 }, target.as_deref()).await);
         }
     }
+    write(&o, r)
+}
+
+/// Writes the report's JSON to `--out` and hands the report back for the table.
+fn write(o: &BenchOpts, r: Report) -> Result<Report, String> {
     let json = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;
     if let Some(parent) = o.out.parent() {
         let _ = std::fs::create_dir_all(parent);

@@ -286,6 +286,7 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> ExitCode {
             seed,
             quick,
             peers,
+            recall_only,
         }) => {
             let opts = crate::bench::BenchOpts {
                 out: out.clone(),
@@ -295,6 +296,8 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> ExitCode {
                 peers,
                 seed,
                 docker_hosts: app.config().docker_hosts.clone(),
+                embed_model: app.config().embed_model.clone(),
+                recall_only,
             };
             match crate::bench::run(opts).await {
                 Ok(r) => {

@@ -16,12 +16,15 @@ use quantumstate_store::{AuditRecord, Outcome, SqliteStore, Store as _};
 use serde_json::{Value, json};
 
 fn model_dir() -> Option<PathBuf> {
+    // Where scripts/setup-model.sh puts it: the server's default under the data directory.
     let dir = std::env::var_os("QS_EMBED_MODEL")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            PathBuf::from(home).join(".local/share/quantumstate/models/all-MiniLM-L6-v2")
-        });
+        .or_else(|| {
+            quantumstate_store::data_dir()
+                .ok()
+                .map(|d| d.join("models/all-MiniLM-L6-v2"))
+        })
+        .unwrap_or_default();
     if dir.join("model.safetensors").is_file() {
         return Some(dir);
     }

@@ -15,12 +15,15 @@ use quantumstate_store::{
 };
 
 fn model_dir() -> Option<PathBuf> {
+    // Where scripts/setup-model.sh puts it: the server's default under the data directory.
     let dir = std::env::var_os("QS_EMBED_MODEL")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            quantumstate_embed_dir(&PathBuf::from(home).join(".local/share/quantumstate"))
-        });
+        .or_else(|| {
+            quantumstate_store::data_dir()
+                .ok()
+                .map(|d| d.join("models/all-MiniLM-L6-v2"))
+        })
+        .unwrap_or_default();
     if Embedder::new(&dir).available() {
         return Some(dir);
     }
@@ -31,10 +34,6 @@ fn model_dir() -> Option<PathBuf> {
     );
     eprintln!("skipping: no embedding model at {}", dir.display());
     None
-}
-
-fn quantumstate_embed_dir(data: &std::path::Path) -> PathBuf {
-    data.join("models").join("all-MiniLM-L6-v2")
 }
 
 async fn seeded(dir: &tempfile::TempDir, model: Option<PathBuf>) -> SqliteStore {

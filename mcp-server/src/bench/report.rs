@@ -19,6 +19,10 @@ pub struct BenchOpts {
     pub peers: bool,
     pub seed: u64,
     pub docker_hosts: Vec<quantumstate_fleet::HostSpec>,
+    /// The sentence model the recall rows use.
+    pub embed_model: Option<PathBuf>,
+    /// Only the recall rows (evaluation set, 10 k incidents, RSS with the model).
+    pub recall_only: bool,
 }
 
 /// The whole report (the JSON written to `--out`).
@@ -36,6 +40,8 @@ pub struct Report {
     /// The Prometheus the Prometheus rows read (version, samples, backfill time).
     pub prometheus: Value,
     pub peers: Vec<peers::Peer>,
+    /// Retrieval accuracy, seeding 10 k incidents with vectors, RSS with the model.
+    pub recall: Value,
     pub notes: Vec<String>,
 }
 
@@ -127,6 +133,7 @@ pub fn table(r: &Report) -> String {
             line(format!("RSS {k}: {} MiB", fmt_opt(v.as_f64())));
         }
     }
+    recall_lines(r, &mut line);
     for p in &r.peers {
         line(format!(
             "peer {}: cold start p50 {} ms, read ({}) p50 {} ms, restart ({}) {} ms{}",
@@ -146,4 +153,42 @@ pub fn table(r: &Report) -> String {
         line(format!("note: {n}"));
     }
     t
+}
+
+/// The recall rows: accuracy lexical vs hybrid, seeding time, RSS with the model.
+fn recall_lines(r: &Report, line: &mut impl FnMut(String)) {
+    let a = &r.recall["accuracy"];
+    if a.is_object() {
+        line(format!(
+            "{:<46} {:>9} {:>9} {:>9} {:>9}",
+            "recall (eval set, in process)", "inc top1", "inc top3", "rb top1", "rb top3"
+        ));
+        for k in ["lexical", "hybrid", "hybrid_rrf_only", "hybrid_convex_only"] {
+            let g = &a[k];
+            line(format!(
+                "{:<46} {:>8}% {:>8}% {:>8}% {:>8}%",
+                format!(
+                    "  {k} ({} + {} queries)",
+                    g["incidents"]["queries"], g["runbooks"]["queries"]
+                ),
+                g["incidents"]["top1_pct"],
+                g["incidents"]["top3_pct"],
+                g["runbooks"]["top1_pct"],
+                g["runbooks"]["top3_pct"]
+            ));
+        }
+    }
+    let s = &r.recall["seed_10k"];
+    if s.is_object() {
+        line(format!(
+            "seed {} incidents with vectors: {} s (in process)",
+            s["incidents"], s["seconds"]
+        ));
+        let m = &r.recall["rss_mib"];
+        line(format!(
+            "RSS stdio server: {} MiB before a search, {} MiB with the model loaded",
+            fmt_opt(m["stdio_before_search"].as_f64()),
+            fmt_opt(m["stdio_after_search_model_loaded"].as_f64())
+        ));
+    }
 }

@@ -68,6 +68,9 @@ pub enum Command {
         /// Also measure the Python Docker MCP servers (docker-mcp, mcp-server-docker) via uvx.
         #[arg(long)]
         peers: bool,
+        /// Only the recall rows: retrieval accuracy lexical vs hybrid, 10 k incidents.
+        #[arg(long)]
+        recall_only: bool,
     },
     /// Exit 0 when a server on --listen answers /healthz (for FROM scratch images).
     Healthcheck {
