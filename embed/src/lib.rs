@@ -24,6 +24,41 @@ pub fn dir_under(data_dir: &std::path::Path) -> std::path::PathBuf {
     data_dir.join("models").join("all-MiniLM-L6-v2")
 }
 
+/// Where `scripts/setup-model.sh` installs the model unless told otherwise:
+/// `QS_EMBED_MODEL`, else under the data directory (`QS_DATA_DIR`, else
+/// `$XDG_DATA_HOME/quantumstate`, else `~/.local/share/quantumstate`).
+pub fn installed_dir() -> std::path::PathBuf {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    };
+    var("QS_EMBED_MODEL").unwrap_or_else(|| {
+        let data = var("QS_DATA_DIR")
+            .or_else(|| var("XDG_DATA_HOME").map(|x| x.join("quantumstate")))
+            .or_else(|| var("HOME").map(|h| h.join(".local/share/quantumstate")))
+            .unwrap_or_default();
+        dir_under(&data)
+    })
+}
+
+/// For test suites that need the real model: its directory when installed; None (the
+/// test skips, saying why) when it is not — except under CI, where a missing model is a
+/// failure, not a skip.
+pub fn installed_for_tests() -> Option<std::path::PathBuf> {
+    let dir = installed_dir();
+    if Embedder::new(&dir).available() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set and the embedding model is missing at {} (scripts/setup-model.sh installs it)",
+        dir.display()
+    );
+    eprintln!("skipping: no embedding model at {}", dir.display());
+    None
+}
+
 /// Why a model could not be loaded or run.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

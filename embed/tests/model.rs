@@ -4,31 +4,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::path::PathBuf;
+
 use quantumstate_embed::{DIM, Embedder, cosine};
 
-fn model_dir() -> Option<std::path::PathBuf> {
-    // Where scripts/setup-model.sh puts it: QS_EMBED_MODEL, else under the data directory
-    // (QS_DATA_DIR, $XDG_DATA_HOME/quantumstate, ~/.local/share/quantumstate).
-    let var = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(std::path::PathBuf::from)
-    };
-    let data = var("QS_DATA_DIR")
-        .or_else(|| var("XDG_DATA_HOME").map(|x| x.join("quantumstate")))
-        .or_else(|| var("HOME").map(|h| h.join(".local/share/quantumstate")))
-        .unwrap_or_default();
-    let dir = var("QS_EMBED_MODEL").unwrap_or_else(|| quantumstate_embed::dir_under(&data));
-    if Embedder::new(&dir).available() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set and the embedding model is missing at {} (scripts/setup.sh installs it)",
-        dir.display()
-    );
-    eprintln!("skipping: no embedding model at {}", dir.display());
-    None
+fn model_dir() -> Option<PathBuf> {
+    quantumstate_embed::installed_for_tests()
 }
 
 #[test]

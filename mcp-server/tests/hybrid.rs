@@ -16,25 +16,7 @@ use quantumstate_store::{AuditRecord, Outcome, SqliteStore, Store as _};
 use serde_json::{Value, json};
 
 fn model_dir() -> Option<PathBuf> {
-    // Where scripts/setup-model.sh puts it: the server's default under the data directory.
-    let dir = std::env::var_os("QS_EMBED_MODEL")
-        .map(PathBuf::from)
-        .or_else(|| {
-            quantumstate_store::data_dir()
-                .ok()
-                .map(|d| d.join("models/all-MiniLM-L6-v2"))
-        })
-        .unwrap_or_default();
-    if dir.join("model.safetensors").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set and the embedding model is missing at {} (scripts/setup-model.sh installs it)",
-        dir.display()
-    );
-    eprintln!("skipping: no embedding model at {}", dir.display());
-    None
+    quantumstate_embed::installed_for_tests()
 }
 
 fn call(store: &Store, model: &std::path::Path, tool: &str, args: &Value) -> common::Run {

@@ -15,25 +15,7 @@ use quantumstate_store::{
 };
 
 fn model_dir() -> Option<PathBuf> {
-    // Where scripts/setup-model.sh puts it: the server's default under the data directory.
-    let dir = std::env::var_os("QS_EMBED_MODEL")
-        .map(PathBuf::from)
-        .or_else(|| {
-            quantumstate_store::data_dir()
-                .ok()
-                .map(|d| d.join("models/all-MiniLM-L6-v2"))
-        })
-        .unwrap_or_default();
-    if Embedder::new(&dir).available() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set and the embedding model is missing at {} (scripts/setup-model.sh installs it)",
-        dir.display()
-    );
-    eprintln!("skipping: no embedding model at {}", dir.display());
-    None
+    quantumstate_embed::installed_for_tests()
 }
 
 async fn seeded(dir: &tempfile::TempDir, model: Option<PathBuf>) -> SqliteStore {
