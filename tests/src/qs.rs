@@ -58,6 +58,7 @@ impl TempStore {
             Command::new(exe)
                 .arg("seed")
                 .env("QS_STORE", self.spec())
+                .env("QS_EMBED_MODEL", self.no_model())
                 .env("QS_LOG", "warn")
                 .kill_on_drop(true)
                 .output(),
@@ -74,11 +75,19 @@ impl TempStore {
     pub fn spec(&self) -> String {
         format!("sqlite:{}", self.path().display())
     }
+
+    /// QS_EMBED_MODEL for every child: a directory without a model, so these end-to-end
+    /// servers search lexically and no test's server loads the 90 MB sentence model
+    /// (hybrid search has its own tests: store/tests/hybrid.rs, mcp-server/tests/hybrid.rs).
+    pub fn no_model(&self) -> PathBuf {
+        self.dir.path().join("no-embedding-model")
+    }
 }
 
 /// Environment every QuantumState child gets: the store, a 1 s scrape interval, quiet logs.
 pub fn qs_env(cmd: &mut Command, store: &TempStore) {
     cmd.env("QS_STORE", store.spec())
+        .env("QS_EMBED_MODEL", store.no_model())
         .env("QS_SCRAPE_INTERVAL", "1")
         .env("QS_LOG", "warn")
         .env("QS_FAULT_TOKEN", crate::FAULT_TOKEN)
@@ -144,11 +153,13 @@ impl Mcp {
     pub async fn start(store: &TempStore, extra_args: &[&str]) -> anyhow::Result<Mcp> {
         let exe = bin("quantumstate-mcp")?;
         let spec = store.spec();
+        let no_model = store.no_model();
         let args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
         let transport = TokioChildProcess::new(Command::new(exe).configure(|c| {
             c.arg("stdio")
                 .args(&args)
                 .env("QS_STORE", &spec)
+                .env("QS_EMBED_MODEL", &no_model)
                 .env("QS_SCRAPE_INTERVAL", "1")
                 .env("QS_LOG", "warn")
                 .env("QS_FAULT_TOKEN", crate::FAULT_TOKEN)

@@ -66,6 +66,7 @@ async fn seed(store: &TempStore) -> anyhow::Result<()> {
     let out = Command::new(bin("quantumstate-mcp")?)
         .arg("seed")
         .env("QS_STORE", store.spec())
+        .env("QS_EMBED_MODEL", store.no_model())
         .env("QS_LOG", "warn")
         .env_remove("QS_TOKEN")
         .stdin(Stdio::null())

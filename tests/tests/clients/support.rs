@@ -155,6 +155,7 @@ pub async fn seeded_store() -> anyhow::Result<TempStore> {
     let mut cmd = Command::new(bin("quantumstate-mcp")?);
     cmd.arg("seed")
         .env("QS_STORE", store.spec())
+        .env("QS_EMBED_MODEL", store.no_model())
         .env("QS_LOG", "warn");
     let out = output(cmd, Duration::from_secs(60)).await?;
     ensure!(
@@ -184,6 +185,7 @@ pub async fn expected_tools(store: &TempStore) -> anyhow::Result<Vec<String>> {
     let mut cmd = Command::new(bin("quantumstate-mcp")?);
     cmd.arg("tools")
         .env("QS_STORE", store.spec())
+        .env("QS_EMBED_MODEL", store.no_model())
         .env("QS_LOG", "warn");
     let out = output(cmd, Duration::from_secs(30)).await?;
     ensure!(out.status.success(), "quantumstate-mcp tools failed");
