@@ -66,13 +66,7 @@ impl Embedder {
 
     /// One text's vector, or None when there is no usable model.
     pub fn embed(&self, text: &str) -> Option<Vec<f32>> {
-        if !self.available() {
-            return None;
-        }
-        let m = self.model().ok()?;
-        m.embed(text)
-            .map_err(|e| tracing::warn!(error = %e, "embedding a text failed"))
-            .ok()
+        self.embed_batch(&[text])?.pop()
     }
 
     /// The vectors of `texts`, or None when there is no usable model.

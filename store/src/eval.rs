@@ -84,15 +84,35 @@ fn query(set: &EvalSet, q: &str, fusion: Fusion) -> SimilarQuery {
     }
 }
 
+impl Accuracy {
+    fn new(queries: usize) -> Accuracy {
+        Accuracy {
+            queries,
+            top1: 0,
+            top3: 0,
+            retrieval: Retrieval::Lexical,
+            misses: Vec::new(),
+        }
+    }
+
+    /// Counts one query from whether each of its hits (best first) was right; `first`
+    /// says what came first, for the misses.
+    fn tally(&mut self, q: &str, right: &[bool], first: Option<String>) {
+        if right.first() == Some(&true) {
+            self.top1 += 1;
+        } else {
+            let first = first.unwrap_or_else(|| "nothing".into());
+            self.misses.push(format!("{q:?} → {first}"));
+        }
+        if right.iter().any(|r| *r) {
+            self.top3 += 1;
+        }
+    }
+}
+
 /// Runs the incident queries: text only (no service or type given), as a new user asks.
 pub async fn incidents(store: &dyn Store, set: &EvalSet, fusion: Fusion) -> Result<Accuracy> {
-    let mut acc = Accuracy {
-        queries: set.incidents.len(),
-        top1: 0,
-        top3: 0,
-        retrieval: Retrieval::Lexical,
-        misses: Vec::new(),
-    };
+    let mut acc = Accuracy::new(set.incidents.len());
     for case in &set.incidents {
         let hits = store
             .similar_incidents(&query(set, &case.q, fusion))
@@ -103,30 +123,18 @@ pub async fn incidents(store: &dyn Store, set: &EvalSet, fusion: Fusion) -> Resu
             .iter()
             .map(|h| h.item.service == case.service && h.item.anomaly_type == case.anomaly_type)
             .collect();
-        if right.first() == Some(&true) {
-            acc.top1 += 1;
-        } else {
-            let first = hits.hits.first().map_or("nothing".to_string(), |h| {
-                format!("{} {}", h.item.service, h.item.anomaly_type)
-            });
-            acc.misses.push(format!("{:?} → {first}", case.q));
-        }
-        if right.iter().any(|r| *r) {
-            acc.top3 += 1;
-        }
+        let first = hits
+            .hits
+            .first()
+            .map(|h| format!("{} {}", h.item.service, h.item.anomaly_type));
+        acc.tally(&case.q, &right, first);
     }
     Ok(acc)
 }
 
 /// Runs the runbook queries.
 pub async fn runbooks(store: &dyn Store, set: &EvalSet, fusion: Fusion) -> Result<Accuracy> {
-    let mut acc = Accuracy {
-        queries: set.runbooks.len(),
-        top1: 0,
-        top3: 0,
-        retrieval: Retrieval::Lexical,
-        misses: Vec::new(),
-    };
+    let mut acc = Accuracy::new(set.runbooks.len());
     for case in &set.runbooks {
         let hits = store
             .relevant_runbooks(&query(set, &case.q, fusion))
@@ -139,18 +147,11 @@ pub async fn runbooks(store: &dyn Store, set: &EvalSet, fusion: Fusion) -> Resul
                 h.item.action == case.action && case.id.as_ref().is_none_or(|id| *id == h.item.id)
             })
             .collect();
-        if right.first() == Some(&true) {
-            acc.top1 += 1;
-        } else {
-            let first = hits
-                .hits
-                .first()
-                .map_or("nothing".to_string(), |h| h.item.id.clone());
-            acc.misses.push(format!("{:?} → {first}", case.q));
-        }
-        if right.iter().any(|r| *r) {
-            acc.top3 += 1;
-        }
+        acc.tally(
+            &case.q,
+            &right,
+            hits.hits.first().map(|h| h.item.id.clone()),
+        );
     }
     Ok(acc)
 }
