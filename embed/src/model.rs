@@ -1,6 +1,7 @@
 //! The model itself: tokenizer plus BERT weights from a directory, and the forward pass
 //! that turns a batch of texts into normalised sentence vectors.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
@@ -67,20 +68,24 @@ impl Model {
             .ok_or_else(|| Error::Model("no vector for the text".into()))
     }
 
-    /// The vectors of `texts`, in their order. Texts are run in batches of similar length
-    /// so padding wastes little work.
+    /// The vectors of `texts`, in their order. Identical texts are run once (alerts that
+    /// open incidents repeat their wording), and the rest in batches of similar length so
+    /// padding wastes little work.
     pub fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, Error> {
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| texts[i].len());
-        let mut out: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
-        for chunk in order.chunks(BATCH) {
-            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-            for (&i, v) in chunk.iter().zip(self.forward(&batch)?) {
-                out[i] = Some(v);
-            }
+        let mut distinct: Vec<&str> = texts.to_vec();
+        distinct.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+        distinct.dedup();
+        let mut vecs: HashMap<&str, Vec<f32>> = HashMap::with_capacity(distinct.len());
+        for batch in distinct.chunks(BATCH) {
+            vecs.extend(batch.iter().copied().zip(self.forward(batch)?));
         }
-        out.into_iter()
-            .map(|v| v.ok_or_else(|| Error::Model("a text got no vector".into())))
+        texts
+            .iter()
+            .map(|t| {
+                vecs.get(t)
+                    .cloned()
+                    .ok_or_else(|| Error::Model("a text got no vector".into()))
+            })
             .collect()
     }
 

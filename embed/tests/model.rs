@@ -30,6 +30,17 @@ fn similar_sentences_are_closer_than_unrelated_ones() {
     let near = cosine(&v[0], &v[1]);
     let far = cosine(&v[0], &v[2]);
     assert!(near > far + 0.1, "OOM~leak {near} vs OOM~login {far}");
+    // Repeated texts in one batch are run once and each gets its vector, in order.
+    let rep = e
+        .embed_batch(&[
+            "login is failing for users",
+            "the container was OOM killed",
+            "login is failing for users",
+        ])
+        .expect("vectors");
+    assert_eq!(rep.len(), 3);
+    assert!(cosine(&rep[0], &rep[2]) > 0.999 && cosine(&rep[1], &v[0]) > 0.999);
+    assert!(cosine(&rep[0], &rep[1]) < 0.9);
     // A batch gives the same vector as a single call.
     let single = e.embed("login is failing for users").expect("vector");
     assert!(cosine(&single, &v[2]) > 0.999);

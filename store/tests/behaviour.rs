@@ -398,6 +398,27 @@ pub async fn incidents_and_similarity(s: &dyn Store) {
         s.get_incident("inc-new").await.unwrap().unwrap().title,
         "replaced twice"
     );
+    // A replaced incident is found by its new words, once, and no longer by the old ones.
+    mine.title = "zyxwvut quokka".into();
+    s.put_incident(&mine).await.unwrap();
+    mine.title = "plinth marmoset".into();
+    s.put_incident(&mine).await.unwrap();
+    let find = |w: &str| SimilarQuery {
+        description: w.into(),
+        limit: 50,
+        ..SimilarQuery::default()
+    };
+    let by = |h: &Hits<Incident>| h.hits.iter().filter(|x| x.item.id == "inc-new").count();
+    let new_words = s.similar_incidents(&find("plinth marmoset")).await.unwrap();
+    assert_eq!(by(&new_words), 1, "the new text finds it once");
+    let old_words = s.similar_incidents(&find("zyxwvut quokka")).await.unwrap();
+    assert!(
+        old_words
+            .hits
+            .iter()
+            .all(|h| h.item.id != "inc-new" || h.why.lexical == 0.0),
+        "the old words still match it lexically"
+    );
 
     let rb = s
         .relevant_runbooks(&SimilarQuery {

@@ -109,7 +109,25 @@ async fn measure(
     let big = dir.join("recall-10k.db");
     let spec = format!("sqlite:{}", big.display());
     let docs = generated(n, 7)?;
-    let store = SqliteStore::open_with(&big, Some(embedder)).map_err(|e| e.to_string())?;
+    let texts: Vec<String> = docs
+        .iter()
+        .map(quantumstate_store::similar::incident_text)
+        .collect::<std::collections::HashSet<_>>()
+        .into_iter()
+        .collect();
+    let distinct = texts.len();
+    // What the model costs per distinct text (the write above embeds each once).
+    let e = embedder.clone();
+    let per_text_ms = tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let t = Instant::now();
+        e.embed_batch(&refs).map(|_| t.elapsed().as_secs_f64() * 1e3 / refs.len().max(1) as f64)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .ok_or("the model did not embed the texts")?;
+    let store =
+        SqliteStore::open_with(&big, Some(embedder.clone())).map_err(|e| e.to_string())?;
     seed::seed(&store, Utc::now())
         .await
         .map_err(|e| e.to_string())?;
@@ -173,7 +191,7 @@ async fn measure(
     s.stop().await;
     r.recall = json!({
         "accuracy": accuracy,
-        "seed_10k": {"incidents": written, "seconds": (seed_secs * 10.0).round() / 10.0, "what": "insert_incidents_if_absent with vectors, in process"},
+        "seed_10k": {"incidents": written, "distinct_texts": distinct, "embed_ms_per_distinct_text": (per_text_ms * 10.0).round() / 10.0, "seconds": (seed_secs * 10.0).round() / 10.0, "what": "insert_incidents_if_absent with vectors, in process; identical texts in one write are embedded once"},
         "rss_mib": {"stdio_before_search": before, "stdio_after_search_model_loaded": after, "search_said_hybrid": hybrid_said},
         "timed": rows,
     });

@@ -181,8 +181,12 @@ fn recall_lines(r: &Report, line: &mut impl FnMut(String)) {
     let s = &r.recall["seed_10k"];
     if s.is_object() {
         line(format!(
-            "seed {} incidents with vectors: {} s (in process)",
-            s["incidents"], s["seconds"]
+            "seed {} incidents with vectors: {} s (in process; {} distinct texts, each embedded once)",
+            s["incidents"], s["seconds"], s["distinct_texts"]
+        ));
+        line(format!(
+            "embedding one distinct text: {} ms (in process, batches of 32, {} texts)",
+            s["embed_ms_per_distinct_text"], s["distinct_texts"]
         ));
         let m = &r.recall["rss_mib"];
         line(format!(

@@ -47,9 +47,17 @@ fn list_docs<T: serde::de::DeserializeOwned>(
     Ok(Page::new(out, limit))
 }
 
+/// Whether a document with this id is stored: only a replaced document has an FTS row to
+/// drop (the FTS id column is unindexed, so that delete scans; a new one must not pay it).
+fn exists(tx: &Transaction<'_>, table: &'static str, id: &str) -> rusqlite::Result<bool> {
+    tx.prepare_cached(&format!("SELECT 1 FROM {table} WHERE id = ?1"))?
+        .exists([id])
+}
+
 /// Inserts (or, with `replace`, replaces) an incident and its full-text row.
 /// Returns whether anything was written.
 pub fn put_incident(tx: &Transaction<'_>, d: &Incident, replace: bool) -> rusqlite::Result<bool> {
+    let existed = replace && exists(tx, "incidents", &d.id)?;
     let verb = if replace {
         "INSERT OR REPLACE"
     } else {
@@ -74,7 +82,9 @@ pub fn put_incident(tx: &Transaction<'_>, d: &Incident, replace: bool) -> rusqli
     if n == 0 {
         return Ok(false);
     }
-    tx.execute("DELETE FROM incidents_fts WHERE id = ?1", [&d.id])?;
+    if existed {
+        tx.execute("DELETE FROM incidents_fts WHERE id = ?1", [&d.id])?;
+    }
     tx.execute(
         "INSERT INTO incidents_fts (id, service, anomaly, title, description, root_cause, actions_taken)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -114,6 +124,7 @@ pub fn list_incidents(c: &Connection, f: &IncidentFilter) -> rusqlite::Result<Pa
 }
 
 pub fn put_runbook(tx: &Transaction<'_>, d: &Runbook, replace: bool) -> rusqlite::Result<bool> {
+    let existed = replace && exists(tx, "runbooks", &d.id)?;
     let verb = if replace {
         "INSERT OR REPLACE"
     } else {
@@ -132,7 +143,9 @@ pub fn put_runbook(tx: &Transaction<'_>, d: &Runbook, replace: bool) -> rusqlite
         .map(|a| a.words())
         .collect::<Vec<_>>()
         .join(" ");
-    tx.execute("DELETE FROM runbooks_fts WHERE id = ?1", [&d.id])?;
+    if existed {
+        tx.execute("DELETE FROM runbooks_fts WHERE id = ?1", [&d.id])?;
+    }
     tx.execute(
         "INSERT INTO runbooks_fts (id, service, anomaly, title, symptoms, diagnosis, steps)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -41,23 +41,25 @@ fn candidates(
         docs: HashMap::new(),
         retrieval: Retrieval::Lexical,
     };
-    if let Some(fts) = text::fts_any(&text::terms(&description, 32)) {
-        let mut st = c.prepare_cached(sql)?;
-        let mut rows = st.query(params![fts, rules::CANDIDATES as i64])?;
-        let mut i = 0;
-        while let Some(r) = rows.next()? {
-            let id: String = r.get(0)?;
-            let unit = text::bm25_to_unit(r.get::<_, f64>(2)?);
-            out.docs.insert(id.clone(), r.get(1)?);
-            out.ranks.entry(id).or_default().lexical = Some((i, unit));
-            i += 1;
+    let embedder = inner.embedder.as_ref().filter(|e| e.available());
+    // The query is embedded on a second thread while this one runs the BM25 pass: on two
+    // cores the two halves of a hybrid search overlap instead of adding up.
+    let query_vec = std::thread::scope(|s| -> rusqlite::Result<Option<Vec<f32>>> {
+        let embedding = embedder.map(|e| s.spawn(|| e.embed(&description)));
+        if let Some(fts) = text::fts_any(&text::terms(&description, 32)) {
+            let mut st = c.prepare_cached(sql)?;
+            let mut rows = st.query(params![fts, rules::CANDIDATES as i64])?;
+            let mut i = 0;
+            while let Some(r) = rows.next()? {
+                let id: String = r.get(0)?;
+                let unit = text::bm25_to_unit(r.get::<_, f64>(2)?);
+                out.docs.insert(id.clone(), r.get(1)?);
+                out.ranks.entry(id).or_default().lexical = Some((i, unit));
+                i += 1;
+            }
         }
-    }
-    let query_vec = inner
-        .embedder
-        .as_ref()
-        .filter(|e| e.available())
-        .and_then(|e| e.embed(&description));
+        Ok(embedding.and_then(|h| h.join().ok().flatten()))
+    })?;
     if let Some(v) = query_vec {
         out.retrieval = Retrieval::Hybrid;
         let near = vectors::nearest(c, &inner.vectors, kind, &v, rules::CANDIDATES)?;
@@ -111,9 +113,10 @@ pub fn incidents(
         c,
         inner,
         Kind::Incident,
-        "SELECT i.id, i.doc, bm25(incidents_fts, 0.0, 2.0, 2.0, 2.0, 1.0, 1.5, 1.0) AS r
-         FROM incidents_fts JOIN incidents i ON i.id = incidents_fts.id
-         WHERE incidents_fts MATCH ?1 ORDER BY r LIMIT ?2",
+        "SELECT i.id, i.doc, m.r FROM
+           (SELECT id, bm25(incidents_fts, 0.0, 2.0, 2.0, 2.0, 1.0, 1.5, 1.0) AS r
+            FROM incidents_fts WHERE incidents_fts MATCH ?1 ORDER BY r LIMIT ?2) m
+         JOIN incidents i ON i.id = m.id ORDER BY m.r",
         q,
     )?;
     let services = similar::wanted_services(q, &services_of(c)?);
@@ -164,9 +167,10 @@ pub fn runbooks(
         c,
         inner,
         Kind::Runbook,
-        "SELECT b.id, b.doc, bm25(runbooks_fts, 0.0, 1.0, 2.0, 2.0, 2.0, 1.0, 1.0) AS r
-         FROM runbooks_fts JOIN runbooks b ON b.id = runbooks_fts.id
-         WHERE runbooks_fts MATCH ?1 ORDER BY r LIMIT ?2",
+        "SELECT b.id, b.doc, m.r FROM
+           (SELECT id, bm25(runbooks_fts, 0.0, 1.0, 2.0, 2.0, 2.0, 1.0, 1.0) AS r
+            FROM runbooks_fts WHERE runbooks_fts MATCH ?1 ORDER BY r LIMIT ?2) m
+         JOIN runbooks b ON b.id = m.id ORDER BY m.r",
         q,
     )?;
     let services = similar::wanted_services(q, &services_of(c)?);

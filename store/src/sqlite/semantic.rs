@@ -2,7 +2,7 @@
 //! (outside the writer's lock, only for documents that are new or replaced), searches
 //! first fill in vectors a model-less writer left out, and the query is embedded once.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::docs;
 use super::pool::{SqliteStore, run_blocking};
@@ -33,6 +33,27 @@ impl SqliteStore {
         .await
     }
 
+    /// The vectors of `texts`, embedding only those `known` (earlier chunks of the same
+    /// write) does not hold yet: identical texts in one bulk write are embedded once.
+    async fn embed_known(
+        &self,
+        texts: Vec<String>,
+        known: &mut HashMap<String, Vec<f32>>,
+    ) -> Result<Option<Vec<Vec<f32>>>> {
+        let mut new: Vec<String> = texts
+            .iter()
+            .filter(|t| !known.contains_key(*t))
+            .cloned()
+            .collect();
+        new.sort();
+        new.dedup();
+        let Some(vecs) = self.embed_texts(new.clone()).await? else {
+            return Ok(None);
+        };
+        known.extend(new.into_iter().zip(vecs));
+        Ok(texts.iter().map(|t| known.get(t).cloned()).collect())
+    }
+
     /// Writes incidents with their vectors; without `replace` only new ids are written (and
     /// embedded). Returns how many were written.
     pub(super) async fn write_incidents(
@@ -41,6 +62,7 @@ impl SqliteStore {
         replace: bool,
     ) -> Result<usize> {
         let mut written = 0;
+        let mut known_vecs = HashMap::new();
         for chunk in docs.chunks(CHUNK) {
             let mut chunk = chunk.to_vec();
             if !replace {
@@ -51,9 +73,8 @@ impl SqliteStore {
             if chunk.is_empty() {
                 continue;
             }
-            let vecs = self
-                .embed_texts(chunk.iter().map(similar::incident_text).collect())
-                .await?;
+            let texts: Vec<String> = chunk.iter().map(similar::incident_text).collect();
+            let vecs = self.embed_known(texts, &mut known_vecs).await?;
             written += self
                 .write(move |tx, _| {
                     let mut n = 0;
