@@ -21,6 +21,7 @@ mod queue;
 mod search;
 mod series;
 mod setup;
+mod vectors;
 
 use std::sync::Arc;
 
@@ -42,6 +43,8 @@ use crate::{Result, Store};
 #[derive(Clone)]
 pub struct ElasticStore {
     es: Arc<Es>,
+    /// The sentence model for the kNN half of similarity search (and documents' vectors).
+    embedder: Option<Arc<crate::Embedder>>,
 }
 
 impl ElasticStore {
@@ -49,7 +52,14 @@ impl ElasticStore {
     pub fn new(cfg: &ElasticConfig) -> Result<ElasticStore> {
         Ok(ElasticStore {
             es: Arc::new(Es::new(cfg)?),
+            embedder: None,
         })
+    }
+
+    /// The same store, writing vectors and searching with them when `embedder` has a model.
+    pub fn with_embedder(mut self, embedder: Option<Arc<crate::Embedder>>) -> Self {
+        self.embedder = embedder;
+        self
     }
 
     /// `ElasticStore::new` with the settings in the environment.
@@ -178,11 +188,13 @@ impl Store for ElasticStore {
     }
 
     async fn put_incident(&self, doc: &Incident) -> Result<()> {
-        docs::put(&self.es, INCIDENTS, &doc.id, doc).await
+        let v = vectors::incident(self.embedder.as_ref(), doc).await?;
+        docs::put_value(&self.es, INCIDENTS, &doc.id, v).await
     }
 
     async fn insert_incident_if_absent(&self, doc: &Incident) -> Result<bool> {
-        docs::create(&self.es, INCIDENTS, &doc.id, doc).await
+        let v = vectors::incident(self.embedder.as_ref(), doc).await?;
+        docs::create(&self.es, INCIDENTS, &doc.id, &v).await
     }
 
     async fn get_incident(&self, id: &str) -> Result<Option<Incident>> {
@@ -194,15 +206,17 @@ impl Store for ElasticStore {
     }
 
     async fn similar_incidents(&self, q: &SimilarQuery) -> Result<Hits<Incident>> {
-        search::incidents(&self.es, q).await
+        search::incidents(&self.es, self.embedder.as_ref(), q).await
     }
 
     async fn put_runbook(&self, doc: &Runbook) -> Result<()> {
-        docs::put(&self.es, RUNBOOKS, &doc.id, doc).await
+        let v = vectors::runbook(self.embedder.as_ref(), doc).await?;
+        docs::put_value(&self.es, RUNBOOKS, &doc.id, v).await
     }
 
     async fn insert_runbook_if_absent(&self, doc: &Runbook) -> Result<bool> {
-        docs::create(&self.es, RUNBOOKS, &doc.id, doc).await
+        let v = vectors::runbook(self.embedder.as_ref(), doc).await?;
+        docs::create(&self.es, RUNBOOKS, &doc.id, &v).await
     }
 
     async fn get_runbook(&self, id: &str) -> Result<Option<Runbook>> {
@@ -214,7 +228,7 @@ impl Store for ElasticStore {
     }
 
     async fn relevant_runbooks(&self, q: &SimilarQuery) -> Result<Hits<Runbook>> {
-        search::runbooks(&self.es, q).await
+        search::runbooks(&self.es, self.embedder.as_ref(), q).await
     }
 
     async fn put_decision(&self, doc: &Decision) -> Result<()> {

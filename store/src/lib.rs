@@ -304,8 +304,8 @@ pub async fn open(spec: &StoreSpec) -> Result<DynStore> {
     open_with(spec, None).await
 }
 
-/// The same, with a sentence model for hybrid similarity search (the embedded backend;
-/// loaded on the first search or write that needs a vector).
+/// The same, with a sentence model for hybrid similarity search (either backend; loaded
+/// on the first search or write that needs a vector).
 pub async fn open_with(spec: &StoreSpec, embedder: Option<Arc<Embedder>>) -> Result<DynStore> {
     match spec {
         StoreSpec::Sqlite(path) => {
@@ -316,7 +316,9 @@ pub async fn open_with(spec: &StoreSpec, embedder: Option<Arc<Embedder>>) -> Res
                     .map_err(|e| StoreError::Backend(format!("open task failed: {e}")))??;
             Ok(Arc::new(store))
         }
-        StoreSpec::Elasticsearch => Ok(Arc::new(elastic::ElasticStore::from_env()?)),
+        StoreSpec::Elasticsearch => Ok(Arc::new(
+            elastic::ElasticStore::from_env()?.with_embedder(embedder),
+        )),
     }
 }
 

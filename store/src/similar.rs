@@ -91,6 +91,30 @@ pub struct Ranks {
     pub semantic: Option<(usize, f64)>,
 }
 
+impl Ranks {
+    /// What the two rankings said of the document, for its `why`.
+    pub fn why(&self) -> Why {
+        Why {
+            lexical: self.lexical.map_or(0.0, |(_, s)| s),
+            semantic: self.semantic.map(|(_, s)| s),
+            ..Why::default()
+        }
+    }
+
+    /// The text part of a score: BM25 alone when retrieval is lexical, else the fusion
+    /// (`auto`: reciprocal rank fusion for incidents, convex for runbooks, as measured).
+    pub fn text(&self, fusion: Fusion, runbook: bool, retrieval: Retrieval) -> f64 {
+        let fusion = match (fusion, runbook) {
+            (Fusion::Auto, true) => Fusion::Convex,
+            (f, _) => f,
+        };
+        match retrieval {
+            Retrieval::Lexical => self.lexical.map_or(0.0, |(_, s)| s),
+            Retrieval::Hybrid => fuse(fusion, *self),
+        }
+    }
+}
+
 /// The text-match part of a score, 0..1, from a document's ranks.
 pub fn fuse(fusion: Fusion, r: Ranks) -> f64 {
     match fusion {

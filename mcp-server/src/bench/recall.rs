@@ -121,13 +121,13 @@ async fn measure(
     let per_text_ms = tokio::task::spawn_blocking(move || {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let t = Instant::now();
-        e.embed_batch(&refs).map(|_| t.elapsed().as_secs_f64() * 1e3 / refs.len().max(1) as f64)
+        e.embed_batch(&refs)
+            .map(|_| t.elapsed().as_secs_f64() * 1e3 / refs.len().max(1) as f64)
     })
     .await
     .map_err(|e| e.to_string())?
     .ok_or("the model did not embed the texts")?;
-    let store =
-        SqliteStore::open_with(&big, Some(embedder.clone())).map_err(|e| e.to_string())?;
+    let store = SqliteStore::open_with(&big, Some(embedder.clone())).map_err(|e| e.to_string())?;
     seed::seed(&store, Utc::now())
         .await
         .map_err(|e| e.to_string())?;

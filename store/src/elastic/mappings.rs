@@ -105,7 +105,8 @@ impl Idx {
                 "anomaly_type": kw_words(), "title": text_kw(), "description": text(),
                 "root_cause": text(), "actions_taken": text(), "resolved_at": date(),
                 "mttr_seconds": {"type": "long"}, "status": kw(), "source": kw(),
-                "alert": opaque()
+                "alert": opaque(),
+                (super::vectors::FIELD): super::vectors::mapping()
             }),
             Idx::C(Collection::Decisions) => json!({
                 "id": kw(), "@timestamp": date(), "agent": kw(), "decision": text(),
@@ -126,7 +127,8 @@ impl Idx {
             Idx::C(Collection::Runbooks) => json!({
                 "id": kw(), "title": text_kw(), "service": kw_words(),
                 "anomaly_types": kw_words(), "symptoms": text(), "diagnosis": text(),
-                "steps": text(), "action": kw(), "verification": text()
+                "steps": text(), "action": kw(), "verification": text(),
+                (super::vectors::FIELD): super::vectors::mapping()
             }),
             Idx::C(Collection::Deployments) => json!({
                 "id": kw(), "service": kw(), "from_version": kw(), "to_version": kw(),

@@ -11,7 +11,7 @@ use super::docs::get_doc;
 use super::pool::Inner;
 use super::vectors::{self, Kind};
 use crate::model::{Incident, Runbook};
-use crate::similar::{self, Fusion, Hits, Ranks, Retrieval, SimilarQuery, Why};
+use crate::similar::{self, Hits, Ranks, Retrieval, SimilarQuery};
 use crate::{rules, text};
 
 fn services_of(c: &Connection) -> rusqlite::Result<Vec<String>> {
@@ -83,27 +83,6 @@ fn doc_of<T: serde::de::DeserializeOwned>(
     }
 }
 
-fn why_of(r: &Ranks) -> Why {
-    Why {
-        lexical: r.lexical.map_or(0.0, |(_, s)| s),
-        semantic: r.semantic.map(|(_, s)| s),
-        ..Why::default()
-    }
-}
-
-/// The text part of a score: BM25 alone when retrieval is lexical, else the fusion
-/// (`auto`: see [`Fusion::Auto`]).
-fn text_unit(cands: &Candidates, q: &SimilarQuery, kind: Kind, r: Ranks) -> f64 {
-    let fusion = match (q.fusion, kind) {
-        (Fusion::Auto, Kind::Runbook) => Fusion::Convex,
-        (f, _) => f,
-    };
-    match cands.retrieval {
-        Retrieval::Lexical => r.lexical.map_or(0.0, |(_, s)| s),
-        Retrieval::Hybrid => similar::fuse(fusion, r),
-    }
-}
-
 pub fn incidents(
     c: &Connection,
     inner: &Inner,
@@ -125,9 +104,9 @@ pub fn incidents(
         let Some(inc) = doc_of::<Incident>(c, &cands, "incidents", id)? else {
             continue;
         };
-        let mut why = why_of(r);
+        let mut why = r.why();
         let s = rules::incident_score(
-            text_unit(&cands, q, Kind::Incident, *r),
+            r.text(q.fusion, false, cands.retrieval),
             &mut why,
             &inc,
             &services,
@@ -180,10 +159,10 @@ pub fn runbooks(
         let Some(rb) = doc_of::<Runbook>(c, &cands, "runbooks", id)? else {
             continue;
         };
-        let mut why = why_of(r);
+        let mut why = r.why();
         let n = successes.get(&rb.id).copied().unwrap_or(0);
         let s = rules::runbook_score(
-            text_unit(&cands, q, Kind::Runbook, *r),
+            r.text(q.fusion, true, cands.retrieval),
             &mut why,
             &rb,
             &services,

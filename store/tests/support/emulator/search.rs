@@ -105,7 +105,8 @@ pub fn sort_hits(hits: &mut [Hit], sort: &Value, mappings: &Value) {
     });
 }
 
-/// `_source` filtering: `false`, a list of fields, or `{"includes": [...]}`.
+/// `_source` filtering: `false`, a list of fields, `{"includes": [...]}` or
+/// `{"excludes": [...]}` (top-level fields).
 pub fn filter_source(src: &Value, spec: &Value) -> Value {
     let fields: Vec<&str> = match spec {
         Value::Null => return src.clone(),
@@ -113,7 +114,18 @@ pub fn filter_source(src: &Value, spec: &Value) -> Value {
         Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
         Value::Object(o) => match o.get("includes").and_then(Value::as_array) {
             Some(a) => a.iter().filter_map(Value::as_str).collect(),
-            None => return src.clone(),
+            None => {
+                let mut out = src.clone();
+                if let (Some(ex), Some(m)) = (
+                    o.get("excludes").and_then(Value::as_array),
+                    out.as_object_mut(),
+                ) {
+                    for f in ex.iter().filter_map(Value::as_str) {
+                        m.remove(f);
+                    }
+                }
+                return out;
+            }
         },
         Value::String(s) => vec![s.as_str()],
         _ => return src.clone(),
@@ -151,6 +163,66 @@ pub fn matching(name: &str, ix: &Index, query: &Value) -> Result<Vec<Hit>, Strin
     Ok(out)
 }
 
+/// Exact kNN over a `dense_vector` field with cosine similarity, scored as a cluster
+/// scores it, (1 + cosine) / 2; `k` hits, best first. Documents without the field are not
+/// candidates.
+fn nearest(name: &str, ix: &Index, knn: &Value) -> Result<Vec<Hit>, String> {
+    let field = knn["field"].as_str().ok_or("[knn] requires [field]")?;
+    let spec = &ix.mappings["properties"][field];
+    if spec["type"] != "dense_vector" || spec["similarity"] != "cosine" {
+        return Err(format!(
+            "failed to create query: field [{field}] does not exist in the mapping or is not a cosine dense_vector"
+        ));
+    }
+    let dims = spec["dims"].as_u64().unwrap_or(0) as usize;
+    let q: Vec<f64> = knn["query_vector"]
+        .as_array()
+        .ok_or("[knn] requires [query_vector]")?
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    if q.len() != dims {
+        return Err(format!(
+            "the query vector has a different number of dimensions [{}] than the document vectors [{dims}]",
+            q.len()
+        ));
+    }
+    let k = knn["k"].as_u64().ok_or("[knn] requires [k]")? as usize;
+    let candidates = knn["num_candidates"].as_u64().unwrap_or(k as u64) as usize;
+    if candidates < k || candidates > 10_000 {
+        return Err(format!(
+            "[num_candidates] cannot be less than [k] or exceed [10000], got {candidates}"
+        ));
+    }
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let qn = norm(&q);
+    let mut out: Vec<Hit> = ix
+        .docs
+        .iter()
+        .filter_map(|(id, d)| {
+            let v: Vec<f64> = d
+                .source
+                .get(field)?
+                .as_array()?
+                .iter()
+                .filter_map(Value::as_f64)
+                .collect();
+            let dot: f64 = v.iter().zip(&q).map(|(a, b)| a * b).sum();
+            let cos = dot / (norm(&v) * qn).max(1e-12);
+            Some(Hit {
+                index: name.to_string(),
+                id: id.clone(),
+                source: d.source.clone(),
+                score: (1.0 + cos) / 2.0,
+                seq_no: d.seq_no,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+    out.truncate(k);
+    Ok(out)
+}
+
 pub fn search(name: &str, ix: &Index, body: &Value) -> Reply {
     let known = [
         "query",
@@ -161,6 +233,7 @@ pub fn search(name: &str, ix: &Index, body: &Value) -> Reply {
         "_source",
         "seq_no_primary_term",
         "track_total_hits",
+        "knn",
     ];
     if let Some(k) = body
         .as_object()
@@ -172,9 +245,23 @@ pub fn search(name: &str, ix: &Index, body: &Value) -> Reply {
             &format!("[emulator] unknown key [{k}] in a search"),
         );
     }
-    let mut hits = match matching(name, ix, &body["query"]) {
-        Ok(h) => h,
-        Err(e) => return err(400, "parsing_exception", &e),
+    let mut hits = match body.get("knn") {
+        // As a cluster: a kNN search alone ranks by vector similarity only.
+        Some(knn) if body.get("query").is_none() => match nearest(name, ix, knn) {
+            Ok(h) => h,
+            Err(e) => return err(400, "illegal_argument_exception", &e),
+        },
+        Some(_) => {
+            return err(
+                400,
+                "parsing_exception",
+                "[emulator] knn together with query is not emulated",
+            );
+        }
+        None => match matching(name, ix, &body["query"]) {
+            Ok(h) => h,
+            Err(e) => return err(400, "parsing_exception", &e),
+        },
     };
     let size = body.get("size").and_then(Value::as_u64).unwrap_or(10) as usize;
     let from = body.get("from").and_then(Value::as_u64).unwrap_or(0) as usize;
