@@ -49,6 +49,7 @@ pub struct HttpState {
 
 /// The whole HTTP application. Must be called inside a tokio runtime.
 pub fn router(app: App, cfg: HttpConfig) -> (Router, HttpState) {
+    crate::telemetry::Telemetry::install();
     let mut mgr = LocalSessionManager::default();
     mgr.session_config.keep_alive = Some(cfg.session_idle);
     let sessions = Arc::new(mgr);

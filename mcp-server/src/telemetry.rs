@@ -14,38 +14,45 @@ const DOCKER_ERRORS: &str = "quantumstate_docker_errors_total";
 const STORE_ERRORS: &str = "quantumstate_store_errors_total";
 const HTTP_REFUSED: &str = "quantumstate_http_refused_total";
 
-/// Handle to the process-wide metrics registry.
-#[derive(Clone)]
-pub struct Telemetry {
-    handle: Option<PrometheusHandle>,
-}
+/// The process-wide metrics. Nothing is recorded until [`Telemetry::install`], which HTTP
+/// serving calls (it exposes `/metrics`): a stdio server has no one to read them and skips
+/// the recorder's start-up, whose clock calibration alone costs about 10 ms of the cold
+/// start to `tools/list`.
+#[derive(Clone, Default)]
+pub struct Telemetry;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 impl Telemetry {
-    /// Installs the recorder on first use; later calls share it.
+    /// The shared handle (the recorder may not be installed yet; see [`Telemetry::install`]).
     pub fn global() -> Telemetry {
-        let handle = HANDLE
-            .get_or_init(|| {
-                let builder = PrometheusBuilder::new()
-                    .set_buckets(&[
-                        0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-                        60.0,
-                    ])
-                    .ok()?;
-                let recorder = builder.build_recorder();
-                let handle = recorder.handle();
-                metrics::set_global_recorder(recorder).ok()?;
-                describe();
-                Some(handle)
-            })
-            .clone();
-        Telemetry { handle }
+        Telemetry
     }
 
-    /// Prometheus text exposition.
+    /// Installs the Prometheus recorder on the first call; later calls share it.
+    pub fn install() {
+        HANDLE.get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                    60.0,
+                ])
+                .ok()?;
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            describe();
+            Some(handle)
+        });
+    }
+
+    /// Prometheus text exposition (empty before [`Telemetry::install`]).
     pub fn render(&self) -> String {
-        self.handle.as_ref().map(|h| h.render()).unwrap_or_default()
+        HANDLE
+            .get()
+            .and_then(Option::as_ref)
+            .map(|h| h.render())
+            .unwrap_or_default()
     }
 
     pub fn tool_call(&self, tool: &str, outcome: &'static str, seconds: f64) {
