@@ -52,6 +52,10 @@ pub async fn run(o: BenchOpts) -> Result<Report, String> {
     let db = dir.path().join("bench.db");
     let spec = format!("sqlite:{}", db.display());
     let iters = if o.quick { 40 } else { 200 };
+    if o.peers_only {
+        peers_section(&mut r, &spec, None, o.quick).await?;
+        return write(&o, r);
+    }
     if o.recall_only {
         recall::section(&mut r, o.embed_model.clone(), dir.path(), iters, 10_000).await;
         return write(&o, r);
@@ -203,13 +207,34 @@ pub async fn run(o: BenchOpts) -> Result<Report, String> {
             .get("container")
             .and_then(Value::as_str)
             .map(str::to_string);
-        for p in ["docker-mcp", "mcp-server-docker"] {
-            eprintln!("peer {p} (through uvx)");
-            r.peers
-                .push(peers::measure(p, if o.quick { 3 } else { 10 }, target.as_deref()).await);
-        }
+        peers_section(&mut r, &spec, target.as_deref(), o.quick).await?;
     }
     write(&o, r)
+}
+
+/// This build and the four peers, interleaved (see `peers`); ours with the store configured.
+async fn peers_section(
+    r: &mut Report,
+    spec: &str,
+    restart_target: Option<&str>,
+    quick: bool,
+) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let spec = spec.to_string();
+    let ours = Box::new(move || {
+        let mut cmd = Command::new(&exe);
+        cmd.arg("stdio")
+            .env("QS_STORE", &spec)
+            .env("QS_LOG", "error")
+            .env("QS_DOCKER_HOSTS", "unix:///nonexistent/qs.sock");
+        cmd
+    });
+    eprintln!(
+        "peers: {} (interleaved with this build)",
+        peers::peers_dir().display()
+    );
+    r.peers = peers::measure_all(ours, if quick { 3 } else { 11 }, restart_target).await;
+    Ok(())
 }
 
 /// Writes the report's JSON to `--out` and hands the report back for the table.

@@ -286,6 +286,7 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> ExitCode {
             seed,
             quick,
             peers,
+            peers_only,
             recall_only,
         }) => {
             let opts = crate::bench::BenchOpts {
@@ -293,7 +294,8 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> ExitCode {
                 metrics,
                 logs,
                 quick,
-                peers,
+                peers: peers || peers_only,
+                peers_only,
                 seed,
                 docker_hosts: app.config().docker_hosts.clone(),
                 embed_model: app.config().embed_model.clone(),

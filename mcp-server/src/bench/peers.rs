@@ -1,7 +1,11 @@
-//! Peers measured on the same machine in the same run: the Python Docker MCP servers from
-//! PyPI (`docker-mcp`, `mcp-server-docker`) started through `uvx`, timed with the same raw
-//! stdio client as ours: cold start to tools/list, a read call, a restart when offered.
+//! Peers measured on the same machine in the same run, interleaved with us: the Python
+//! Docker MCP servers (`docker-mcp`, `mcp-server-docker`, in venvs on Python 3.12) and the
+//! Go servers `mcp-grafana` and `kubernetes-mcp-server`, as `scripts/setup-peers.sh`
+//! installs them from the registries. Each round starts every server once (spawn →
+//! initialize → `tools/list` reply, the same raw stdio client for all), so a noisy moment
+//! hits everyone alike; then the Docker peers get a read call and a restart when offered.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -10,12 +14,18 @@ use tokio::process::Command;
 
 use super::procs::{Percentiles, StdioServer, percentiles};
 
-/// One peer's figures (or why there are none).
+/// One server's figures (or why there are none).
 #[derive(Debug, Clone, Serialize)]
 pub struct Peer {
     pub name: String,
+    pub language: &'static str,
     pub cold_start_to_tools_list: Option<Percentiles>,
+    /// Its median cold start over ours (from the same rounds).
+    pub times_ours: Option<f64>,
     pub tools: usize,
+    /// Bytes of the `tools/list` result, and per tool.
+    pub list_bytes: usize,
+    pub bytes_per_tool: Option<usize>,
     pub read_tool: Option<String>,
     pub read_call: Option<Percentiles>,
     pub restart_tool: Option<String>,
@@ -23,22 +33,188 @@ pub struct Peer {
     pub note: Option<String>,
 }
 
-fn uvx() -> Command {
-    let mut c = Command::new("uvx");
-    c.env("UV_NO_PROGRESS", "1");
-    c
+/// How to start one peer.
+struct Spec {
+    name: &'static str,
+    language: &'static str,
+    exe: PathBuf,
+    env: Vec<(&'static str, String)>,
+    /// A Docker server: worth a read call and a restart.
+    docker: bool,
 }
 
-async fn start(package: &str) -> Result<(StdioServer, Value, Duration), String> {
-    let started = Instant::now();
-    let mut cmd = uvx();
-    cmd.arg(package);
-    let mut s = StdioServer::spawn(cmd).map_err(|e| format!("cannot run uvx: {e}"))?;
-    s.initialize(Duration::from_secs(120)).await?;
+/// Where `scripts/setup-peers.sh` put the peers: `$QS_PEERS_DIR`, else `$QS_DATA_DIR/peers`.
+pub fn peers_dir() -> PathBuf {
+    std::env::var_os("QS_PEERS_DIR")
+        .map(PathBuf::from)
+        .or_else(|| quantumstate_store::data_dir().ok().map(|d| d.join("peers")))
+        .unwrap_or_else(|| PathBuf::from("peers"))
+}
+
+fn specs(dir: &Path) -> Vec<Spec> {
+    vec![
+        Spec {
+            name: "docker-mcp 0.2.0",
+            language: "Python",
+            exe: dir.join("venv-docker-mcp/bin/docker-mcp"),
+            env: vec![],
+            docker: true,
+        },
+        Spec {
+            name: "mcp-server-docker 0.3.0",
+            language: "Python",
+            exe: dir.join("venv-mcp-server-docker/bin/mcp-server-docker"),
+            env: vec![],
+            docker: true,
+        },
+        Spec {
+            name: "mcp-grafana 2.1.1",
+            language: "Go",
+            exe: dir.join("mcp-grafana"),
+            // Never contacted for tools/list: a loopback port nothing listens on.
+            env: vec![("GRAFANA_URL", "http://127.0.0.1:9".into())],
+            docker: false,
+        },
+        Spec {
+            name: "kubernetes-mcp-server 0.0.67",
+            language: "Go",
+            exe: dir.join("kubernetes-mcp-server"),
+            env: vec![("KUBECONFIG", dir.join("kubeconfig").display().to_string())],
+            docker: false,
+        },
+    ]
+}
+
+impl Spec {
+    fn command(&self) -> Command {
+        let mut c = Command::new(&self.exe);
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    fn peer(&self) -> Peer {
+        Peer {
+            name: self.name.to_string(),
+            language: self.language,
+            cold_start_to_tools_list: None,
+            times_ours: None,
+            tools: 0,
+            list_bytes: 0,
+            bytes_per_tool: None,
+            read_tool: None,
+            read_call: None,
+            restart_tool: None,
+            restart_ms: None,
+            note: None,
+        }
+    }
+}
+
+/// Spawn → initialize → `tools/list` reply: the time, the reply, and the running server.
+async fn start(cmd: Command) -> Result<(Duration, Value, StdioServer), String> {
+    let t = Instant::now();
+    let mut s = StdioServer::spawn(cmd).map_err(|e| format!("cannot start: {e}"))?;
+    s.initialize(Duration::from_secs(60)).await?;
     let list = s
         .request(2, "tools/list", json!({}), Duration::from_secs(60))
         .await?;
-    Ok((s, list, started.elapsed()))
+    Ok((t.elapsed(), list, s))
+}
+
+/// One server's samples so far and its last `tools/list` reply.
+struct Track {
+    peer: Peer,
+    cmd: Box<dyn Fn() -> Command + Send>,
+    samples: Vec<Duration>,
+    list: Value,
+    live: bool,
+}
+
+/// Measures us (`ours` makes our command) and every peer in `runs` interleaved rounds after
+/// one untimed warm-up each; the first track in the result is ours.
+pub async fn measure_all(
+    ours: Box<dyn Fn() -> Command + Send>,
+    runs: usize,
+    restart_target: Option<&str>,
+) -> Vec<Peer> {
+    let dir = peers_dir();
+    let mut us = Spec {
+        name: "quantumstate",
+        language: "Rust",
+        exe: PathBuf::new(),
+        env: vec![],
+        docker: false,
+    }
+    .peer();
+    us.name = "QuantumState (this build)".into();
+    let mut tracks = vec![Track {
+        peer: us,
+        cmd: ours,
+        samples: Vec::new(),
+        list: Value::Null,
+        live: true,
+    }];
+    let mut docker = vec![false];
+    for spec in specs(&dir) {
+        let mut peer = spec.peer();
+        let live = spec.exe.is_file();
+        if !live {
+            peer.note = Some(format!(
+                "not installed: {} is missing (scripts/setup-peers.sh installs it)",
+                spec.exe.display()
+            ));
+        }
+        docker.push(spec.docker);
+        let cmd: Box<dyn Fn() -> Command + Send> = Box::new(move || spec.command());
+        tracks.push(Track {
+            peer,
+            cmd,
+            samples: Vec::new(),
+            list: Value::Null,
+            live,
+        });
+    }
+    for round in 0..=runs {
+        for t in tracks.iter_mut().filter(|t| t.live) {
+            match start((t.cmd)()).await {
+                Ok((took, list, s)) => {
+                    s.stop().await;
+                    // Round 0 warms the page cache (and Python's bytecode); not timed.
+                    if round > 0 {
+                        t.samples.push(took);
+                    }
+                    t.list = list;
+                }
+                Err(e) => {
+                    t.peer.note = Some(format!("could not start: {e}"));
+                    t.live = false;
+                }
+            }
+        }
+    }
+    for t in &mut tracks {
+        if !t.samples.is_empty() {
+            t.peer.cold_start_to_tools_list = Some(percentiles(&t.samples));
+        }
+        let tools = t.list["result"]["tools"].as_array().map_or(0, Vec::len);
+        t.peer.tools = tools;
+        t.peer.list_bytes = serde_json::to_string(&t.list["result"]).map_or(0, |s| s.len());
+        t.peer.bytes_per_tool = (tools > 0).then(|| t.peer.list_bytes / tools);
+    }
+    let ours_p50 = tracks[0].peer.cold_start_to_tools_list.map(|p| p.p50_ms);
+    for t in &mut tracks {
+        if let (Some(o), Some(p)) = (ours_p50, t.peer.cold_start_to_tools_list) {
+            t.peer.times_ours = Some((p.p50_ms / o * 10.0).round() / 10.0);
+        }
+    }
+    for (t, is_docker) in tracks.iter_mut().zip(docker) {
+        if is_docker && t.live {
+            exercise(t, restart_target).await;
+        }
+    }
+    tracks.into_iter().map(|t| t.peer).collect()
 }
 
 fn find_tool(list: &Value, want: &[&str]) -> Option<String> {
@@ -54,67 +230,27 @@ fn find_tool(list: &Value, want: &[&str]) -> Option<String> {
     })
 }
 
-/// Measures one peer package; `runs` cold starts after one warm-up (which downloads it).
-pub async fn measure(package: &str, runs: usize, restart_target: Option<&str>) -> Peer {
-    let mut peer = Peer {
-        name: package.to_string(),
-        cold_start_to_tools_list: None,
-        tools: 0,
-        read_tool: None,
-        read_call: None,
-        restart_tool: None,
-        restart_ms: None,
-        note: None,
-    };
-    // Warm-up: uvx resolves and caches the package; not timed.
-    match start(package).await {
-        Ok((s, _, _)) => s.stop().await,
+/// A Docker peer's read call (20 runs) and restart (one, of `restart_target`).
+async fn exercise(t: &mut Track, restart_target: Option<&str>) {
+    let mut s = match start((t.cmd)()).await {
+        Ok((_, _, s)) => s,
         Err(e) => {
-            peer.note = Some(format!("could not start through uvx: {e}"));
-            return peer;
+            t.peer.note = Some(format!("could not start: {e}"));
+            return;
         }
-    }
-    let mut cold = Vec::new();
-    let mut last: Option<(StdioServer, Value)> = None;
-    for _ in 0..runs {
-        match start(package).await {
-            Ok((s, list, took)) => {
-                cold.push(took);
-                if let Some((old, _)) = last.replace((s, list)) {
-                    old.stop().await;
-                }
-            }
-            Err(e) => {
-                peer.note = Some(e);
-                break;
-            }
-        }
-    }
-    if !cold.is_empty() {
-        peer.cold_start_to_tools_list = Some(percentiles(&cold));
-    }
-    let Some((mut s, list)) = last else {
-        return peer;
     };
-    peer.tools = list["result"]["tools"]
-        .as_array()
-        .map(Vec::len)
-        .unwrap_or(0);
-    peer.read_tool = find_tool(&list, &["list", "container"]);
+    let peer = &mut t.peer;
+    peer.read_tool = find_tool(&t.list, &["list", "container"]);
     if let Some(tool) = peer.read_tool.clone() {
         let mut samples = Vec::new();
         for i in 0..20 {
-            let t = Instant::now();
+            let started = Instant::now();
+            let call = json!({"name": tool, "arguments": {}});
             match s
-                .request(
-                    100 + i,
-                    "tools/call",
-                    json!({"name": tool, "arguments": {}}),
-                    Duration::from_secs(30),
-                )
+                .request(100 + i, "tools/call", call, Duration::from_secs(30))
                 .await
             {
-                Ok(r) if r.get("error").is_none() => samples.push(t.elapsed()),
+                Ok(r) if r.get("error").is_none() => samples.push(started.elapsed()),
                 Ok(r) => {
                     peer.note = Some(format!("{tool} failed: {}", r["error"]));
                     break;
@@ -130,25 +266,21 @@ pub async fn measure(package: &str, runs: usize, restart_target: Option<&str>) -
         }
     }
     peer.restart_tool =
-        find_tool(&list, &["restart", "container"]).or_else(|| find_tool(&list, &["restart"]));
+        find_tool(&t.list, &["restart", "container"]).or_else(|| find_tool(&t.list, &["restart"]));
     match (&peer.restart_tool, restart_target) {
         (Some(tool), Some(target)) => {
-            let t = Instant::now();
+            let started = Instant::now();
             let args = json!({"container_id": target, "container_name": target, "name": target, "id": target});
+            let call = json!({"name": tool, "arguments": args});
             match s
-                .request(
-                    500,
-                    "tools/call",
-                    json!({"name": tool, "arguments": args}),
-                    Duration::from_secs(60),
-                )
+                .request(500, "tools/call", call, Duration::from_secs(60))
                 .await
             {
                 Ok(r) if r.get("error").is_none() && r["result"]["isError"] != true => {
                     peer.restart_ms =
-                        Some((t.elapsed().as_secs_f64() * 1000.0 * 10.0).round() / 10.0)
+                        Some((started.elapsed().as_secs_f64() * 1000.0 * 10.0).round() / 10.0)
                 }
-                Ok(r) => peer.note = Some(format!("restart failed: {}", r)),
+                Ok(r) => peer.note = Some(format!("restart failed: {r}")),
                 Err(e) => peer.note = Some(e),
             }
         }
@@ -159,5 +291,4 @@ pub async fn measure(package: &str, runs: usize, restart_target: Option<&str>) -
         _ => {}
     }
     s.stop().await;
-    peer
 }

@@ -17,6 +17,8 @@ pub struct BenchOpts {
     pub logs: usize,
     pub quick: bool,
     pub peers: bool,
+    /// Only the peers rows.
+    pub peers_only: bool,
     pub seed: u64,
     pub docker_hosts: Vec<quantumstate_fleet::HostSpec>,
     /// The sentence model the recall rows use.
@@ -61,12 +63,14 @@ pub fn table(r: &Report) -> String {
         r.machine["cpus"],
         r.machine["cpu"].as_str().unwrap_or("?")
     ));
-    line(format!(
-        "store: {} metric samples, {} log lines, {:.0} MB",
-        r.store["metric_samples"],
-        r.store["log_lines"],
-        r.store["bytes"].as_f64().unwrap_or(0.0) / 1e6
-    ));
+    if r.store.is_object() {
+        line(format!(
+            "store: {} metric samples, {} log lines, {:.0} MB",
+            r.store["metric_samples"],
+            r.store["log_lines"],
+            r.store["bytes"].as_f64().unwrap_or(0.0) / 1e6
+        ));
+    }
     line(String::new());
     line(format!(
         "{:<46} {:>9} {:>9} {:>9}",
@@ -117,11 +121,17 @@ pub fn table(r: &Report) -> String {
         ));
     }
     line(String::new());
-    line(format!(
-        "tools/list: {} tools, {} bytes ≈ {} tokens",
-        r.tools_list["tools"], r.tools_list["bytes"], r.tools_list["approx_tokens"]
-    ));
-    for (k, v) in ["metrics", "logs"].iter().map(|k| (k, &r.ingest[k])) {
+    if r.tools_list.is_object() {
+        line(format!(
+            "tools/list: {} tools, {} bytes ≈ {} tokens",
+            r.tools_list["tools"], r.tools_list["bytes"], r.tools_list["approx_tokens"]
+        ));
+    }
+    for (k, v) in ["metrics", "logs"]
+        .iter()
+        .map(|k| (k, &r.ingest[k]))
+        .filter(|(_, v)| v.is_object())
+    {
         line(format!(
             "ingest {k}: {:.0} docs/s (batches of {})",
             v["per_second"].as_f64().unwrap_or(0.0),
@@ -136,9 +146,13 @@ pub fn table(r: &Report) -> String {
     recall_lines(r, &mut line);
     for p in &r.peers {
         line(format!(
-            "peer {}: cold start p50 {} ms, read ({}) p50 {} ms, restart ({}) {} ms{}",
+            "peer {} ({}): cold start p50 {} ms ({}× ours), {} tools, {} bytes/tool, read ({}) p50 {} ms, restart ({}) {} ms{}",
             p.name,
+            p.language,
             fmt_opt(p.cold_start_to_tools_list.map(|c| c.p50_ms)),
+            fmt_opt(p.times_ours),
+            p.tools,
+            p.bytes_per_tool.map_or("-".into(), |b| b.to_string()),
             p.read_tool.as_deref().unwrap_or("none"),
             fmt_opt(p.read_call.map(|c| c.p50_ms)),
             p.restart_tool.as_deref().unwrap_or("none"),

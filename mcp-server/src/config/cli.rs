@@ -65,9 +65,14 @@ pub enum Command {
         /// Fewer iterations (a smoke run).
         #[arg(long)]
         quick: bool,
-        /// Also measure the Python Docker MCP servers (docker-mcp, mcp-server-docker) via uvx.
+        /// Also measure the four peer MCP servers scripts/setup-peers.sh installs (Python:
+        /// docker-mcp, mcp-server-docker; Go: mcp-grafana, kubernetes-mcp-server), interleaved
+        /// with this build, 11 rounds.
         #[arg(long)]
         peers: bool,
+        /// Only the peers rows (see --peers).
+        #[arg(long)]
+        peers_only: bool,
         /// Only the recall rows: retrieval accuracy lexical vs hybrid, 10 k incidents.
         #[arg(long)]
         recall_only: bool,
