@@ -95,9 +95,15 @@ impl Spec {
     }
 
     fn peer(&self) -> Peer {
+        Peer::named(self.name, self.language)
+    }
+}
+
+impl Peer {
+    fn named(name: &str, language: &'static str) -> Peer {
         Peer {
-            name: self.name.to_string(),
-            language: self.language,
+            name: name.to_string(),
+            language,
             cold_start_to_tools_list: None,
             times_ours: None,
             tools: 0,
@@ -140,17 +146,8 @@ pub async fn measure_all(
     restart_target: Option<&str>,
 ) -> Vec<Peer> {
     let dir = peers_dir();
-    let mut us = Spec {
-        name: "quantumstate",
-        language: "Rust",
-        exe: PathBuf::new(),
-        env: vec![],
-        docker: false,
-    }
-    .peer();
-    us.name = "QuantumState (this build)".into();
     let mut tracks = vec![Track {
-        peer: us,
+        peer: Peer::named("QuantumState (this build)", "Rust"),
         cmd: ours,
         samples: Vec::new(),
         list: Value::Null,

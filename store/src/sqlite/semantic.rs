@@ -40,13 +40,12 @@ impl SqliteStore {
         texts: Vec<String>,
         known: &mut HashMap<String, Vec<f32>>,
     ) -> Result<Option<Vec<Vec<f32>>>> {
-        let mut new: Vec<String> = texts
+        // Repeats within `new` are run once by the model itself.
+        let new: Vec<String> = texts
             .iter()
             .filter(|t| !known.contains_key(*t))
             .cloned()
             .collect();
-        new.sort();
-        new.dedup();
         let Some(vecs) = self.embed_texts(new.clone()).await? else {
             return Ok(None);
         };
