@@ -99,7 +99,6 @@ pub struct Correlations {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyArgs {
-    /// The service to verify, e.g. payment-service.
     pub service: String,
     /// How long the recovered state must hold, 5–600 s (default 30).
     #[serde(default)]
@@ -141,7 +140,7 @@ const THRESHOLDS: &str =
 #[tool_router(router = analysis_tools, vis = "pub(crate)")]
 impl QsServer {
     #[tool(
-        description = "Judge the fleet (or one service) from the stored metrics: values past seed 001's alarm levels (memory > 80 %, CPU > 85 %, errors > 10/min, p95 > 1000 ms) or upward jumps from the service's own 30-minute baseline, plus services that stopped answering. Each anomaly has a type (memory_leak_progressive, error_spike_sudden, deployment_regression, cpu_saturation, latency_degradation, service_down), a confidence and its evidence (current vs baseline, slope, minutes to 90 % memory, top error codes, a recent deployment). Services without fresh data are `unknown`, never healthy. Next: correlate_deployments, search_logs, find_similar_incidents."
+        description = "Judge the fleet or one service from stored metrics: alarm thresholds, jumps from its 30-minute baseline, services down; each anomaly with type, confidence and evidence. No fresh data: unknown, never healthy. Start investigations here."
     )]
     pub async fn detect_anomalies(
         &self,
@@ -155,7 +154,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "List recent deployments (ours, and version changes the scraper saw) with each service's error rate, p95 latency and memory in the 10 minutes before and after, and a verdict: regression, no_change or insufficient_data. Use it when an anomaly may follow a release; a regression points to rollback_deployment."
+        description = "Recent deployments with each service's errors, p95 latency and memory 10 min before and after, and a verdict. Use when an anomaly may follow a release."
     )]
     pub async fn correlate_deployments(
         &self,
@@ -202,7 +201,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "Verify that a service recovered: passes when memory < 65 %, errors < 2.5/min and p95 latency < 400 ms measured on served requests (and the service answers) hold for hold_seconds with at least 3 fresh samples, all taken after this call began (samples from before it, e.g. before the remediation, show in the curve but never count). Waits up to timeout_seconds for such a hold, sending progress notifications. On failure it is an error carrying the measured curve; insufficient_evidence when no request latency arrived at all. Call it after every remediation, then record_incident."
+        description = "After a remediation: waits until the service holds recovered (memory < 65 %, errors < 2.5/min, p95 < 400 ms, answering) for hold_seconds, on samples taken after the call began. Fails with the measured curve."
     )]
     pub async fn verify_recovery(
         &self,

@@ -23,38 +23,37 @@ use reset::{Reset, ResetOut};
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InjectArgs {
-    /// The service to break, e.g. payment-service (for cache_offline: auth-cache or a service that uses it).
+    /// The service to break (cache_offline: the cache, or a service using it).
     pub service: String,
-    /// memory_leak, cpu_burn, error_spike, latency, dependency_failure (run by the service), or
-    /// kill, pause, network_partition, cache_offline, bad_deploy (done through Docker).
+    /// The first five are run by the service, the rest done through Docker.
     pub kind: String,
-    /// Required: the fault ends by itself after this many seconds, 1–3600.
+    /// The fault ends by itself after this many seconds, 1–3600.
     pub ttl_seconds: i64,
     /// memory_leak: MB allocated per second (1–500, default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mb_per_second: Option<f64>,
-    /// memory_leak: stop growing at this many MB (default 90 % of the container's limit).
+    /// memory_leak: stop at this many MB (default 90 % of the limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_mb: Option<f64>,
-    /// memory_leak: allow growing past 90 % of the limit (the kernel may then OOM-kill it).
+    /// memory_leak: may pass 90 % of the limit (risking an OOM kill).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_oom: Option<bool>,
     /// cpu_burn: busy threads, 1–8 (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threads: Option<i64>,
-    /// error_spike: share of business requests that fail with 5xx, 0–1.
+    /// error_spike: share of requests failing with 5xx, 0–1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_share: Option<f64>,
-    /// latency: milliseconds added to business requests, 1–30000.
+    /// latency: ms added to requests, 1–30000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub added_ms: Option<i64>,
-    /// dependency_failure: the dependency whose calls fail (e.g. payment-service).
+    /// dependency_failure: the dependency whose calls fail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency: Option<String>,
-    /// bad_deploy: the defective version to deploy (default the first of the container's DEFECTIVE_VERSIONS).
+    /// bad_deploy: the version (default the first of DEFECTIVE_VERSIONS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// A swarm service (pause or kill): `one` task (default) or `all`.
+    /// Swarm, pause or kill: `one` task (default) or `all`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tasks: Option<String>,
     #[serde(default)]
@@ -132,7 +131,7 @@ pub fn offer_kinds(tool: &mut rmcp::model::Tool, container_faults: bool) {
 #[tool_router(router = chaos_tools, vis = "pub(crate)")]
 impl QsServer {
     #[tool(
-        description = "Inject a real fault for a drill, with a required ttl_seconds (1-3600) after which it ends by itself. Service faults: memory_leak (mb_per_second, max_mb, allow_oom), cpu_burn (threads), error_spike (error_share), latency (added_ms), dependency_failure (dependency). Container faults through Docker: kill, pause, network_partition, cache_offline (stops the cache a service depends on), bad_deploy (deploys a defective version; undone by rollback at the TTL). Dry run first. Then watch detect_anomalies."
+        description = "Inject a real fault for a drill; it ends by itself after ttl_seconds. Arguments named after a kind (memory_leak: ...) apply to that kind only. Then watch detect_anomalies."
     )]
     pub async fn inject_fault(
         &self,
@@ -150,7 +149,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "List active faults: those the services are running (from their /faults) and container faults QuantumState will undo, each with its expiry."
+        description = "Active faults (run by the services, or container faults QuantumState will undo), each with its expiry."
     )]
     pub async fn list_faults(
         &self,
@@ -249,9 +248,7 @@ impl QsServer {
         }))
     }
 
-    #[tool(
-        description = "End faults now instead of at their TTL: the services' own faults (POST /faults/reset) and container faults (restart, unpause, reconnect, roll back). One service or all."
-    )]
+    #[tool(description = "End faults now instead of at their TTL: one service or all.")]
     pub async fn reset_faults(
         &self,
         Parameters(a): Parameters<ResetArgs>,

@@ -29,7 +29,7 @@ use types::*;
 impl QsServer {
     /// Find past incidents like the one described, best match first, with what fixed them.
     #[tool(
-        description = "Find past incidents similar to a description, ranked best first, each with its score (0-1), root cause, the actions that fixed it and its MTTR. Use it after detect_anomalies to learn what worked before; then call find_relevant_runbook. Pass the service and anomaly_type when known: they rank matching incidents first."
+        description = "Past incidents like a description, best first: score, root cause, the fix, MTTR and why each ranked. Use after detect_anomalies."
     )]
     pub async fn find_similar_incidents(
         &self,
@@ -83,7 +83,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "Find the runbooks that fit a situation, most relevant first: symptoms, how to confirm the diagnosis, the ordered steps (naming the tools to call) and the remediation it ends in. Use it after find_similar_incidents and before any remediation."
+        description = "Runbooks for a situation, best first: symptoms, how to confirm, ordered steps naming tools, the remediation. Read one before remediating."
     )]
     pub async fn find_relevant_runbook(
         &self,
@@ -124,9 +124,7 @@ impl QsServer {
         }))
     }
 
-    #[tool(
-        description = "Get one incident by id (as returned by find_similar_incidents or list_incidents), with its full description, root cause, actions and MTTR."
-    )]
+    #[tool(description = "One incident by id, in full.")]
     pub async fn get_incident(
         &self,
         Parameters(a): Parameters<GetIncidentArgs>,
@@ -140,7 +138,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "List incidents newest first, filtered by service, anomaly_type, status (open/resolved) and a window such as 7d. Bounded by limit; says when truncated."
+        description = "Incidents newest first, filtered by service, anomaly_type, status and window."
     )]
     pub async fn list_incidents(
         &self,
@@ -182,7 +180,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "Record an incident (usually after remediation and a passing verify_recovery) so later searches find it: service, anomaly_type, title, root_cause, actions_taken, start and resolution times (MTTR is computed), and the runbook_id followed. `verified` is set from the server's own record of verify_recovery for the service since the incident began; verified fixes rank higher in later searches. dry_run returns the document without writing it."
+        description = "Record an incident after a remediation so later searches find it (MTTR computed; `verified` from the server's own verify_recovery record; verified fixes rank higher)."
     )]
     pub async fn record_incident(
         &self,
@@ -213,7 +211,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "Record an agent's decision (what was decided, why, with confidence 0-100) about a service, with the context it rested on. Do this at each step of an investigation so the audit trail explains the actions."
+        description = "Record a decision (what, why, confidence) about a service with its context, at each step, so the audit trail explains the actions."
     )]
     pub async fn record_decision(
         &self,
@@ -235,9 +233,7 @@ impl QsServer {
         }))
     }
 
-    #[tool(
-        description = "List agent decisions newest first, filtered by service, agent and window (e.g. 1h). Bounded by limit; says when truncated."
-    )]
+    #[tool(description = "Agent decisions newest first, filtered by service, agent and window.")]
     pub async fn list_decisions(
         &self,
         Parameters(a): Parameters<ListDecisionsArgs>,
@@ -268,7 +264,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "Read the audit trail: every mutating call (allowed, refused, dry run or real) with who made it, the arguments, the outcome and how long it took. Filter by service, tool, who, outcome and window."
+        description = "The audit trail of mutating calls (allowed, refused, dry run, real): who, arguments, outcome, duration."
     )]
     pub async fn list_audit(
         &self,

@@ -49,7 +49,7 @@ fn request<A: Serialize>(
 #[tool_router(router = remediation_tools, vis = "pub(crate)")]
 impl QsServer {
     #[tool(
-        description = "Restart a service's container (SIGTERM, 10 s grace) and wait until it answers healthy again, sending progress. On a swarm service: a rolling restart (its update config: replicas at a time, order), the plan states the capacity kept. Counts against the restart budget (default 3 per service per 300 s). Clears leaks and stuck states; it does not fix a bad release (use rollback_deployment). Call with dry_run true first; afterwards call verify_recovery."
+        description = "Restart a service's container (on swarm: a rolling restart) and wait until it is healthy. Uses the restart budget. Clears leaks and stuck states, not a bad release (use rollback_deployment)."
     )]
     pub async fn restart_container(
         &self,
@@ -65,7 +65,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "Stop a service's container (it stays stopped until start_container). Takes capacity away: hidden by --disable-destructive."
+        description = "Stop a service's container; it stays down until start_container. Removes capacity."
     )]
     pub async fn stop_container(
         &self,
@@ -77,7 +77,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "Start a stopped service's container and wait until it answers. Use after stop_container, or when list_services shows a service exited."
+        description = "Start a stopped service's container and wait until it answers (after stop_container, or when list_services shows it exited)."
     )]
     pub async fn start_container(
         &self,
@@ -89,7 +89,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "Deploy another version of a service: recreates its container from the same image with a new SERVICE_VERSION, keeping name, ports, labels, limits and networks, records the previous version (for rollback_deployment) and a deployment record, then waits until it answers."
+        description = "Deploy another version of a service (same image and settings, new SERVICE_VERSION), recorded for rollback_deployment; waits until it answers."
     )]
     pub async fn deploy_version(
         &self,
@@ -106,7 +106,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "Roll a service back to the version it ran before its last deployment (or to_version): recreates the container with that SERVICE_VERSION and records the deployment. The fix for a deployment_regression or a leak that started after a deploy. Dry run first; then verify_recovery."
+        description = "Roll a service back to its version before the last deployment (or to_version). The fix for a deployment_regression or a leak that began with a deploy."
     )]
     pub async fn rollback_deployment(
         &self,
@@ -121,7 +121,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "Restart what a service depends on (from its DEPENDS_ON), e.g. auth-cache for auth-service when logins fail with CACHE_OFFLINE. Counts against the dependency's restart budget. Dry run first; then verify_recovery on the service."
+        description = "Restart what a service depends on, e.g. auth-cache when auth-service logins fail with CACHE_OFFLINE. Uses the dependency's restart budget."
     )]
     pub async fn restart_dependency(
         &self,
@@ -136,7 +136,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "Raise a cache's memory limit (docker update, bounded 64–2048 MB, only upward) when it is under memory pressure from traffic. Default target: the fleet's only container labelled quantumstate.role=cache."
+        description = "Raise a cache's memory limit (upward only, 64–2048 MB) when traffic puts it under memory pressure."
     )]
     pub async fn scale_cache(
         &self,
@@ -157,7 +157,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "Set a Docker Swarm service's replicas (1–20) and wait until that many run. Fewer replicas takes capacity away (approval and --disable-destructive apply). Swarm services only; list_services shows them under swarm_services."
+        description = "Set a swarm service's replicas (1–20) and wait until that many run. Swarm services only (list_services: swarm_services)."
     )]
     pub async fn scale_service(
         &self,
@@ -170,7 +170,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "Queue a remediation for the runner (the original pipeline's remediation-actions queue): restart_service, rollback_deployment, scale_cache (with memory_mb) or restart_dependency. Returns the exec_id at once; the runner claims it within a second, runs it through the same guardrails and writes the result. Poll get_remediation_action."
+        description = "Queue a remediation for the runner (same guardrails); returns an exec_id at once. Poll get_remediation_action."
     )]
     pub async fn remediate(
         &self,
@@ -188,7 +188,7 @@ impl QsServer {
     }
 
     #[tool(
-        description = "Read a queued remediation by exec_id: pending, executing (claimed by a runner), executed or failed, with the runner's output and result."
+        description = "A queued remediation by exec_id: pending, executing, executed or failed, with its result."
     )]
     pub async fn get_remediation_action(
         &self,

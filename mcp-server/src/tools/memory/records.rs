@@ -55,7 +55,6 @@ pub struct RecordDecisionArgs {
     pub decision: String,
     /// Confidence 0–100.
     pub confidence: i64,
-    /// The service the decision is about.
     pub service: String,
     /// The input the decision rested on (anomaly, incident ids...), as a JSON object.
     #[serde(default)]

@@ -11,10 +11,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FindSimilarArgs {
-    /// What is happening, in words: symptoms, error codes, recent changes.
-    /// E.g. "payment-service heap keeps growing after a deploy, GC pauses".
+    /// What is happening in words: symptoms, error codes, recent changes.
     pub description: String,
-    /// Rank this service's incidents first (a container name such as payment-service).
+    /// Rank this service's incidents first.
     #[serde(default)]
     pub service: Option<String>,
     /// Rank incidents of this type first.

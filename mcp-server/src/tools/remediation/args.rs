@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestartArgs {
-    /// The service to restart, e.g. payment-service.
     pub service: String,
     /// Wait until it answers healthy again (default true).
     #[serde(default)]
@@ -27,7 +26,6 @@ pub struct RestartArgs {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StopStartArgs {
-    /// The service, e.g. payment-service.
     pub service: String,
     /// Return the plan without changing anything.
     #[serde(default)]
@@ -40,7 +38,6 @@ pub struct StopStartArgs {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeployArgs {
-    /// The service, e.g. checkout-service.
     pub service: String,
     /// The SERVICE_VERSION to run, e.g. 1.1.0.
     pub version: String,
@@ -56,7 +53,6 @@ pub struct DeployArgs {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackArgs {
-    /// The service to roll back, e.g. checkout-service.
     pub service: String,
     /// The version to return to; default the one it ran before the last deployment.
     #[serde(default)]
@@ -117,9 +113,8 @@ pub struct ScaleServiceArgs {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemediateArgs {
-    /// The service to act on.
     pub service: String,
-    /// restart_service, rollback_deployment, scale_cache or restart_dependency.
+    /// What to run, as the tool of the same name would.
     pub action: ActionKind,
     /// The incident this remediates, if recorded.
     #[serde(default)]
