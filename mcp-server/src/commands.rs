@@ -56,10 +56,13 @@ async fn drain(app: &App) {
 /// MCP over stdio until the client closes stdin or a signal arrives.
 pub async fn stdio(app: App) -> Result<(), String> {
     start_background(&app);
-    let tools = crate::tools::router(app.config());
-    let tasks = Tasks::new(app.clone(), Arc::new(Dispatcher::new(app.clone())));
+    // The first tools/list is answered from the compiled list; the router builds meanwhile.
+    let tools = crate::server::Routes::lazy(app.config());
+    tools.warm();
+    let dispatcher = Dispatcher::over(app.clone(), tools.clone());
+    let tasks = Tasks::new(app.clone(), Arc::new(dispatcher));
     tasks.resume_in_background();
-    let server = QsServer::new(app.clone(), tools, Some(Caller::stdio())).with_tasks(tasks);
+    let server = QsServer::with_routes(app.clone(), tools, Some(Caller::stdio())).with_tasks(tasks);
     let running = server
         .serve_with_ct(rmcp::transport::stdio_pipes(), app.shutdown().child_token())
         .await

@@ -56,7 +56,13 @@ impl Dispatcher {
     /// Must be called inside a tokio runtime.
     pub fn new(app: App) -> Dispatcher {
         let tools = crate::tools::router(app.config());
-        let server = QsServer::new(app, tools, None);
+        let routes = crate::server::Routes::built(app.config(), tools);
+        Dispatcher::over(app, routes)
+    }
+
+    /// As `new`, sharing `routes` with a server (stdio builds its router once).
+    pub fn over(app: App, routes: crate::server::Routes) -> Dispatcher {
+        let server = QsServer::with_routes(app, routes, None);
         let (tx, mut rx) = mpsc::unbounded_channel();
         tokio::spawn(async move { while rx.recv().await.is_some() {} });
         let running = serve_directly(server.clone(), Sink(tx), None);
@@ -73,16 +79,14 @@ impl Dispatcher {
 
     /// The tools this configuration exposes, sorted by name (the same list as tools/list).
     pub fn list(&self) -> Vec<Tool> {
-        self.server.tools().list_all()
+        self.server.tools().list()
     }
 
     /// Calls a tool as `caller`. Ok is the structured result (the same JSON as MCP's
     /// structuredContent); Err is the tool error with its code.
     pub async fn call(&self, name: &str, args: Value, caller: Caller) -> Result<Value, ToolError> {
         // A tool the mode hides goes on to the server, which audits the refusal.
-        if !self.server.tools().has_route(name)
-            && self.why_missing(name).code != ErrorCode::Forbidden
-        {
+        if !self.server.tools().has(name) && self.why_missing(name).code != ErrorCode::Forbidden {
             return Err(self.why_missing(name));
         }
         let args: JsonObject = match args {

@@ -1,11 +1,13 @@
 //! The tools: one `#[tool_router]` per toolset (one file each), combined here into the
 //! router this server's policy allows, with the MCP annotations written from the
-//! catalogue's declarations and compact schemas.
+//! catalogue's declarations and compact schemas; `listing` serves the same list without
+//! building the router.
 
 pub mod analysis;
 pub mod args;
 pub mod chaos;
 pub mod fleet;
+pub mod listing;
 pub mod memory;
 pub mod metrics;
 pub mod remediation;
@@ -43,15 +45,30 @@ pub fn router(cfg: &Config) -> ToolRouter<QsServer> {
         r.remove_route(&name);
     }
     for route in r.map.values_mut() {
-        if let Some(spec) = catalogue::spec(&route.attr.name) {
-            route.attr.annotations = Some(annotations(spec));
-        }
-        if route.attr.name == "inject_fault" {
-            chaos::offer_kinds(&mut route.attr, !cfg.disable_destructive);
-        }
-        schema::compact_schemas(&mut route.attr);
+        dress(&mut route.attr, !cfg.disable_destructive);
     }
     r
+}
+
+/// Every tool as `tools/list` shows it when nothing is hidden (what `list.json` holds).
+pub fn full_listing() -> Vec<rmcp::model::Tool> {
+    let mut r = all();
+    for route in r.map.values_mut() {
+        dress(&mut route.attr, true);
+    }
+    r.list_all()
+}
+
+/// A tool's listing as served: annotations from the catalogue, the fault kinds this
+/// server offers, compact schemas.
+fn dress(tool: &mut rmcp::model::Tool, container_faults: bool) {
+    if let Some(spec) = catalogue::spec(&tool.name) {
+        tool.annotations = Some(annotations(spec));
+    }
+    if tool.name == "inject_fault" {
+        chaos::offer_kinds(tool, container_faults);
+    }
+    schema::compact_schemas(tool);
 }
 
 fn annotations(spec: &catalogue::ToolSpec) -> ToolAnnotations {
