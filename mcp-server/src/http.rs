@@ -60,14 +60,17 @@ pub fn router(app: App, cfg: HttpConfig) -> (Router, HttpState) {
         .with_max_request_body_bytes(MAX_BODY)
         .with_cancellation_token(app.shutdown().child_token());
     let factory_app = app.clone();
-    let tools = crate::tools::router(app.config());
-    let dispatcher = Arc::new(Dispatcher::new(app.clone()));
+    // One router and one list for every session (each session clones handles, not tools).
+    let tools = crate::server::Routes::built(app.config(), crate::tools::router(app.config()));
+    let dispatcher = Arc::new(Dispatcher::over(app.clone(), tools.clone()));
     let tasks = Tasks::new(app.clone(), dispatcher.clone());
     let session_tasks = tasks.clone();
     let mcp = StreamableHttpService::new(
         move || {
-            Ok(QsServer::new(factory_app.clone(), tools.clone(), None)
-                .with_tasks(session_tasks.clone()))
+            Ok(
+                QsServer::with_routes(factory_app.clone(), tools.clone(), None)
+                    .with_tasks(session_tasks.clone()),
+            )
         },
         sessions.clone(),
         mcp_cfg,
