@@ -190,6 +190,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX incidents_verified_runbook ON incidents (runbook_id) WHERE verified = 1;
     CREATE INDEX incidents_service ON incidents (service);
     "#,
+    // 5: scenario samples by series and time, so a raw read learns whether its window
+    // holds any without visiting the table.
+    r#"
+    CREATE INDEX metrics_scenario ON metrics (series_id, ts) WHERE scenario = 1;
+    "#,
 ];
 
 /// The schema version this build writes.
