@@ -13,8 +13,9 @@ use quantumstate_embed::Embedder;
 use super::{metrics, schema, vectors};
 use crate::{Result, StoreError};
 
-/// Readers kept open; more are opened on demand and dropped when returned past this.
-const MAX_IDLE_READERS: usize = 4;
+/// Readers open at once (and kept open): calls beyond this wait their turn, in order,
+/// rather than each opening a connection and a blocking thread of its own.
+const MAX_READERS: usize = 6;
 
 /// The SQLite store. Cheap to clone.
 #[derive(Clone)]
@@ -26,6 +27,8 @@ pub(super) struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// One permit per reader connection.
+    reader_turns: tokio::sync::Semaphore,
     pub(super) series: Mutex<metrics::SeriesCache>,
     /// The sentence model for hybrid search (None: lexical only).
     pub(super) embedder: Option<Arc<Embedder>>,
@@ -79,6 +82,7 @@ impl SqliteStore {
                 path: path.to_path_buf(),
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
+                reader_turns: tokio::sync::Semaphore::new(MAX_READERS),
                 series: Mutex::new(metrics::SeriesCache::default()),
                 embedder,
                 vectors: Mutex::new(vectors::VecCache::default()),
@@ -111,6 +115,12 @@ impl SqliteStore {
         F: FnOnce(&Connection, &Inner) -> rusqlite::Result<T> + Send + 'static,
     {
         let inner = self.inner.clone();
+        let _turn = self
+            .inner
+            .reader_turns
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Backend(format!("store closed: {e}")))?;
         run_blocking(move || {
             let conn = {
                 let mut pool = inner.readers.lock().unwrap_or_else(|p| p.into_inner());
@@ -122,7 +132,7 @@ impl SqliteStore {
             };
             let out = f(&conn, &inner).map_err(|e| map_err(&inner.path, e));
             let mut pool = inner.readers.lock().unwrap_or_else(|p| p.into_inner());
-            if pool.len() < MAX_IDLE_READERS {
+            if pool.len() < MAX_READERS {
                 pool.push(conn);
             }
             out
