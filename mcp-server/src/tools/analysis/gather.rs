@@ -108,10 +108,16 @@ pub(crate) async fn detect(app: &App, only: Option<String>) -> ToolResult<Detect
             v
         }
     };
+    // Every service's reads at once: they wait on the store's readers, not on each other.
+    let gathered = futures::future::try_join_all(
+        services
+            .iter()
+            .map(|svc| gather(app, &store, &source, svc, now)),
+    )
+    .await?;
     let mut verdicts = Vec::new();
     let mut anomalies = Vec::new();
-    for svc in services {
-        let data = gather(app, &store, &source, &svc, now).await?;
+    for (svc, data) in services.into_iter().zip(gathered) {
         let a = analysis::assess(&data);
         verdicts.push(ServiceVerdict {
             service: svc,
