@@ -289,20 +289,18 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> ExitCode {
             seed,
             quick,
             peers,
-            peers_only,
-            recall_only,
+            only,
         }) => {
             let opts = crate::bench::BenchOpts {
                 out: out.clone(),
                 metrics,
                 logs,
                 quick,
-                peers: peers || peers_only,
-                peers_only,
+                peers,
+                only,
                 seed,
                 docker_hosts: app.config().docker_hosts.clone(),
                 embed_model: app.config().embed_model.clone(),
-                recall_only,
             };
             match crate::bench::run(opts).await {
                 Ok(r) => {

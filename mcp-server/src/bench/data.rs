@@ -63,6 +63,22 @@ fn value(rng: &mut Rng, service: &str, mt: MetricType, i: usize, n: usize) -> f6
     }
 }
 
+/// The fleet's 40 series: every metric type of every demo service.
+fn series() -> Vec<(&'static str, MetricType)> {
+    DEMO_SERVICES
+        .iter()
+        .flat_map(|s| MetricType::ALL.into_iter().map(move |m| (*s, m)))
+        .collect()
+}
+
+fn region(service: &str) -> &'static str {
+    if service == "inventory-service" {
+        "eu-west-1"
+    } else {
+        "us-east-1"
+    }
+}
+
 /// What ingest measured.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Ingest {
@@ -81,10 +97,7 @@ pub async fn metrics(
     now: DateTime<Utc>,
 ) -> quantumstate_store::Result<Ingest> {
     let mut rng = Rng::new(seed);
-    let series: Vec<(&str, MetricType)> = DEMO_SERVICES
-        .iter()
-        .flat_map(|s| MetricType::ALL.into_iter().map(move |m| (*s, m)))
-        .collect();
+    let series = series();
     let per_series = total.div_ceil(series.len());
     let step_ms = (86_400_000 / per_series.max(1)) as i64;
     let start = now - Duration::days(1);
@@ -97,17 +110,54 @@ pub async fn metrics(
             if written + batch.len() >= total {
                 break 'outer;
             }
-            let region = if *svc == "inventory-service" {
-                "eu-west-1"
-            } else {
-                "us-east-1"
-            };
             batch.push(Metric::measured(
                 t,
                 svc,
-                region,
+                region(svc),
                 *mt,
                 value(&mut rng, svc, *mt, i, per_series),
+            ));
+            if batch.len() == BATCH {
+                written += store.put_metrics(&batch).await?;
+                batch.clear();
+            }
+        }
+    }
+    if !batch.is_empty() {
+        written += store.put_metrics(&batch).await?;
+    }
+    let seconds = began.elapsed().as_secs_f64();
+    Ok(Ingest {
+        documents: written,
+        seconds,
+        per_second: written as f64 / seconds.max(1e-9),
+        batch: BATCH,
+    })
+}
+
+/// Writes one sample a minute for each of the 40 series over the `days` days before the
+/// last one (the older data the 7 d row reads); returns the measured ingest rate.
+pub async fn history(
+    store: &dyn Store,
+    days: i64,
+    seed: u64,
+    now: DateTime<Utc>,
+) -> quantumstate_store::Result<Ingest> {
+    let mut rng = Rng::new(seed ^ 0x4157);
+    let start = now - Duration::days(1 + days);
+    let minutes = (days * 1440) as usize;
+    let began = Instant::now();
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut written = 0;
+    for i in 0..minutes {
+        let t = start + Duration::minutes(i as i64);
+        for (svc, mt) in series() {
+            batch.push(Metric::measured(
+                t,
+                svc,
+                region(svc),
+                mt,
+                value(&mut rng, svc, mt, 0, 1),
             ));
             if batch.len() == BATCH {
                 written += store.put_metrics(&batch).await?;

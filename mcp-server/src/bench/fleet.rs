@@ -40,7 +40,7 @@ pub(super) async fn fleet_section(r: &mut Report, spec: &str, o: &BenchOpts) {
     };
     let handle = detail.target();
     let d = Dispatcher::new(app.clone());
-    let runs = if o.quick { 3 } else { 5 };
+    let runs = if o.quick { 3 } else { 20 };
     let (mut docker, mut ours, mut ours_wait) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         let t = Instant::now();

@@ -77,7 +77,7 @@ pub(super) async fn section(r: &mut Report, spec: &str, o: &BenchOpts) {
 
 /// On each host, its first running service: Docker's own restart, then ours.
 async fn restarts(r: &mut Report, d: &Dispatcher, listed: &Value, o: &BenchOpts) {
-    let runs = if o.quick { 3 } else { 5 };
+    let runs = if o.quick { 3 } else { 20 };
     let services = listed["services"].as_array().cloned().unwrap_or_default();
     let mut per_host = serde_json::Map::new();
     for h in &o.docker_hosts {

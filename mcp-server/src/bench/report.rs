@@ -17,14 +17,25 @@ pub struct BenchOpts {
     pub logs: usize,
     pub quick: bool,
     pub peers: bool,
-    /// Only the peers rows.
-    pub peers_only: bool,
+    /// Only this section.
+    pub only: Option<Section>,
     pub seed: u64,
     pub docker_hosts: Vec<quantumstate_fleet::HostSpec>,
     /// The sentence model the recall rows use.
     pub embed_model: Option<PathBuf>,
-    /// Only the recall rows (evaluation set, 10 k incidents, RSS with the model).
-    pub recall_only: bool,
+}
+
+/// A section `bench --only` runs alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    /// The store, the read tools, Docker hung.
+    Reads,
+    /// HTTP sessions (1, 10, 100) and the server's RSS.
+    Http,
+    /// Retrieval accuracy lexical vs hybrid, 10 k incidents, RSS with the model.
+    Recall,
+    /// The four peer servers interleaved with this build.
+    Peers,
 }
 
 /// The whole report (the JSON written to `--out`).
@@ -95,8 +106,10 @@ pub fn table(r: &Report) -> String {
         line(format!(
             "{:<46} {:>9} {:>9} {:>9}",
             format!(
-                "HTTP {} sessions: {} calls/s",
-                h["sessions"], h["calls_per_second"]
+                "HTTP {} sessions: {} calls/s ({})",
+                h["sessions"],
+                h["calls_per_second"],
+                h["mix"].as_str().unwrap_or("")
             ),
             h["latency"]["p50_ms"],
             h["latency"]["p95_ms"],

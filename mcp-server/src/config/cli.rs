@@ -53,8 +53,9 @@ pub enum Command {
         /// Where the JSON report goes.
         #[arg(long, default_value = "target/bench/bench.json")]
         out: std::path::PathBuf,
-        /// Metric samples to generate.
-        #[arg(long, default_value_t = 1_000_000)]
+        /// Metric samples to generate over the last day (3,456,000: one a second for the
+        /// fleet's 40 series); the six days before get one a minute.
+        #[arg(long, default_value_t = 3_456_000)]
         metrics: usize,
         /// Log lines to generate.
         #[arg(long, default_value_t = 100_000)]
@@ -70,12 +71,10 @@ pub enum Command {
         /// with this build, 11 rounds.
         #[arg(long)]
         peers: bool,
-        /// Only the peers rows (see --peers).
-        #[arg(long)]
-        peers_only: bool,
-        /// Only the recall rows: retrieval accuracy lexical vs hybrid, 10 k incidents.
-        #[arg(long)]
-        recall_only: bool,
+        /// Only one section: the store's read rows (with Docker hung), HTTP sessions, recall
+        /// (lexical vs hybrid, 10 k incidents) or the peers.
+        #[arg(long, value_enum)]
+        only: Option<crate::bench::Section>,
     },
     /// Exit 0 when a server on --listen answers /healthz (for FROM scratch images).
     Healthcheck {
