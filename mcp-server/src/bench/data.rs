@@ -88,6 +88,18 @@ pub struct Ingest {
     pub batch: usize,
 }
 
+impl Ingest {
+    fn since(documents: usize, began: Instant) -> Ingest {
+        let seconds = began.elapsed().as_secs_f64();
+        Ingest {
+            documents,
+            seconds,
+            per_second: documents as f64 / seconds.max(1e-9),
+            batch: BATCH,
+        }
+    }
+}
+
 /// Writes `total` metric samples (spread evenly over the 40 series, spanning the 24 h
 /// before `now`) in batches; returns the measured ingest rate.
 pub async fn metrics(
@@ -101,38 +113,19 @@ pub async fn metrics(
     let per_series = total.div_ceil(series.len());
     let step_ms = (86_400_000 / per_series.max(1)) as i64;
     let start = now - Duration::days(1);
-    let began = Instant::now();
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut written = 0;
+    let mut w = MetricWriter::new(store);
     'outer: for i in 0..per_series {
         let t = start + Duration::milliseconds(step_ms * i as i64);
         for (svc, mt) in &series {
-            if written + batch.len() >= total {
+            if w.count() >= total {
                 break 'outer;
             }
-            batch.push(Metric::measured(
-                t,
-                svc,
-                region(svc),
-                *mt,
-                value(&mut rng, svc, *mt, i, per_series),
-            ));
-            if batch.len() == BATCH {
-                written += store.put_metrics(&batch).await?;
-                batch.clear();
-            }
+            let v = value(&mut rng, svc, *mt, i, per_series);
+            w.push(Metric::measured(t, svc, region(svc), *mt, v))
+                .await?;
         }
     }
-    if !batch.is_empty() {
-        written += store.put_metrics(&batch).await?;
-    }
-    let seconds = began.elapsed().as_secs_f64();
-    Ok(Ingest {
-        documents: written,
-        seconds,
-        per_second: written as f64 / seconds.max(1e-9),
-        batch: BATCH,
-    })
+    w.finish().await
 }
 
 /// Writes one sample a minute for each of the 40 series over the `days` days before the
@@ -146,35 +139,55 @@ pub async fn history(
     let mut rng = Rng::new(seed ^ 0x4157);
     let start = now - Duration::days(1 + days);
     let minutes = (days * 1440) as usize;
-    let began = Instant::now();
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut written = 0;
+    let mut w = MetricWriter::new(store);
     for i in 0..minutes {
         let t = start + Duration::minutes(i as i64);
         for (svc, mt) in series() {
-            batch.push(Metric::measured(
-                t,
-                svc,
-                region(svc),
-                mt,
-                value(&mut rng, svc, mt, 0, 1),
-            ));
-            if batch.len() == BATCH {
-                written += store.put_metrics(&batch).await?;
-                batch.clear();
-            }
+            let v = value(&mut rng, svc, mt, 0, 1);
+            w.push(Metric::measured(t, svc, region(svc), mt, v)).await?;
         }
     }
-    if !batch.is_empty() {
-        written += store.put_metrics(&batch).await?;
+    w.finish().await
+}
+
+/// Writes metric samples in batches of [`BATCH`], timing the whole.
+struct MetricWriter<'a> {
+    store: &'a dyn Store,
+    batch: Vec<Metric>,
+    written: usize,
+    began: Instant,
+}
+
+impl<'a> MetricWriter<'a> {
+    fn new(store: &'a dyn Store) -> MetricWriter<'a> {
+        MetricWriter {
+            store,
+            batch: Vec::with_capacity(BATCH),
+            written: 0,
+            began: Instant::now(),
+        }
     }
-    let seconds = began.elapsed().as_secs_f64();
-    Ok(Ingest {
-        documents: written,
-        seconds,
-        per_second: written as f64 / seconds.max(1e-9),
-        batch: BATCH,
-    })
+
+    /// Samples written or waiting in the batch.
+    fn count(&self) -> usize {
+        self.written + self.batch.len()
+    }
+
+    async fn push(&mut self, m: Metric) -> quantumstate_store::Result<()> {
+        self.batch.push(m);
+        if self.batch.len() == BATCH {
+            self.written += self.store.put_metrics(&self.batch).await?;
+            self.batch.clear();
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self) -> quantumstate_store::Result<Ingest> {
+        if !self.batch.is_empty() {
+            self.written += self.store.put_metrics(&self.batch).await?;
+        }
+        Ok(Ingest::since(self.written, self.began))
+    }
 }
 
 const MESSAGES: [(&str, Level, Option<&str>); 8] = [
@@ -256,13 +269,7 @@ pub async fn logs(
     if !batch.is_empty() {
         written += store.put_logs(&batch).await?;
     }
-    let seconds = began.elapsed().as_secs_f64();
-    Ok(Ingest {
-        documents: written,
-        seconds,
-        per_second: written as f64 / seconds.max(1e-9),
-        batch: BATCH,
-    })
+    Ok(Ingest::since(written, began))
 }
 
 #[cfg(test)]

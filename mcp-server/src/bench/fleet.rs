@@ -9,21 +9,13 @@ use tokio::process::Command;
 
 use super::procs::{self, percentiles, rss_mib, sibling};
 use super::report::{BenchOpts, Report};
-use crate::app::App;
 use crate::caller::Caller;
-use crate::config::{Budget, Config};
 use crate::dispatch::Dispatcher;
 use crate::mutation::Progress;
 use quantumstate_fleet::{FleetOps, FleetRead, HostSpec};
 
 pub(super) async fn fleet_section(r: &mut Report, spec: &str, o: &BenchOpts) {
-    let mut cfg = Config::local(spec);
-    cfg.docker_hosts = o.docker_hosts.clone();
-    cfg.restart_budget = Budget {
-        max: 1000,
-        window: Duration::from_secs(300),
-    };
-    let app = App::new(cfg, tokio_util::sync::CancellationToken::new());
+    let app = super::reads::app(spec, o.docker_hosts.clone());
     // With several engines, named with its host (another may run a payment-service too).
     let target = match &o.docker_hosts[..] {
         [first, _, ..] => format!("{}/payment-service", first.name),

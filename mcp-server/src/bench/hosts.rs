@@ -10,21 +10,13 @@ use serde_json::{Value, json};
 
 use super::procs::percentiles;
 use super::report::{BenchOpts, Report};
-use crate::app::App;
 use crate::caller::Caller;
-use crate::config::{Budget, Config};
 use crate::dispatch::Dispatcher;
 use crate::mutation::Progress;
 use quantumstate_fleet::{DockerFleet, FleetOps, FleetRead, HostSpec};
 
 fn app(spec: &str, hosts: Vec<HostSpec>) -> Dispatcher {
-    let mut cfg = Config::local(spec);
-    cfg.docker_hosts = hosts;
-    cfg.restart_budget = Budget {
-        max: 1000,
-        window: Duration::from_secs(300),
-    };
-    Dispatcher::new(App::new(cfg, tokio_util::sync::CancellationToken::new()))
+    Dispatcher::new(super::reads::app(spec, hosts))
 }
 
 async fn timed(d: &Dispatcher, tool: &str, args: &Value, runs: usize) -> Vec<Duration> {

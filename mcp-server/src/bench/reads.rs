@@ -19,7 +19,9 @@ use crate::config::{Budget, Config};
 use crate::dispatch::Dispatcher;
 use quantumstate_fleet::HostSpec;
 
-fn app(spec: &str, hosts: Vec<HostSpec>) -> App {
+/// An app on the bench's store and these engines, with a restart budget the restart rows
+/// cannot exhaust.
+pub(super) fn app(spec: &str, hosts: Vec<HostSpec>) -> App {
     let mut cfg = Config::local(spec);
     cfg.docker_hosts = hosts;
     cfg.restart_budget = Budget {
