@@ -23,6 +23,9 @@ use crate::server::QsServer;
 use crate::tasks::Tasks;
 use crate::{reaper, runner};
 
+/// When a stdio server starts its background work if no `tools/list` came first.
+const START_AT_LATEST: Duration = Duration::from_secs(1);
+
 /// How long shutdown waits for background tasks.
 const DRAIN: Duration = Duration::from_secs(5);
 
@@ -55,13 +58,24 @@ async fn drain(app: &App) {
 
 /// MCP over stdio until the client closes stdin or a signal arrives.
 pub async fn stdio(app: App) -> Result<(), String> {
-    start_background(&app);
-    // The first tools/list is answered from the compiled list; the router builds meanwhile.
+    // The first tools/list is answered from the compiled list, with nothing competing for
+    // the two cores: the store, reaper, runner, task resume and the router start once it
+    // is answered (a call before then opens and builds what it needs itself).
     let tools = crate::server::Routes::lazy(app.config());
-    tools.warm();
     let dispatcher = Dispatcher::over(app.clone(), tools.clone());
     let tasks = Tasks::new(app.clone(), Arc::new(dispatcher));
-    tasks.resume_in_background();
+    let (starter, listed, resume) = (app.clone(), tools.clone(), tasks.clone());
+    app.tasks().spawn(async move {
+        tokio::select! {
+            // Then a moment for the reply to be written and read.
+            _ = listed.first_listed() => tokio::time::sleep(Duration::from_millis(10)).await,
+            _ = tokio::time::sleep(START_AT_LATEST) => {}
+            _ = starter.shutdown().cancelled() => return,
+        }
+        start_background(&starter);
+        listed.warm();
+        resume.resume_in_background();
+    });
     let server = QsServer::with_routes(app.clone(), tools, Some(Caller::stdio())).with_tasks(tasks);
     let running = server
         .serve_with_ct(rmcp::transport::stdio_pipes(), app.shutdown().child_token())

@@ -278,7 +278,9 @@ impl ServerHandler for QsServer {
         let hints = ctx
             .protocol_version()
             .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
-        Ok(answers::tool_list(self.tool_router.list(), hints))
+        let list = answers::tool_list(self.tool_router.list(), hints);
+        self.tool_router.note_listed();
+        Ok(list)
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {

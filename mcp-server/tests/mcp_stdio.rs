@@ -524,3 +524,28 @@ async fn raw_initialize_negotiates_2025_06_18() {
     let r = raw.reply(3).await;
     assert_eq!(r["error"]["code"], -32601, "{r}");
 }
+
+#[tokio::test]
+async fn nothing_but_the_list_is_on_the_path_to_the_first_tools_list() {
+    let store = Store::new();
+    let db = store.db_file();
+    let client = connect(&store).await;
+    // The store (and the reaper, runner and router behind it) waits for the first list.
+    assert!(
+        !db.exists(),
+        "the store was opened before any tools/list: {}",
+        db.display()
+    );
+    let tools = bounded("tools/list", client.list_all_tools())
+        .await
+        .expect("tools/list");
+    assert!(tools.len() >= 20, "{} tools", tools.len());
+    // Then the background work starts: the store is opened without any call asking.
+    let opened = async {
+        while !db.exists() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    bounded("the store opening after the list", opened).await;
+    close(client).await;
+}

@@ -2,12 +2,14 @@
 //! runs calls. A server for one stdio client answers its first `tools/list` from the
 //! compiled list (`tools::listing`) while the router is built on the blocking pool;
 //! the first call waits for it. Servers that share one router (HTTP) are given it built.
+//! Routes also tell whoever waits when the first `tools/list` has been answered (stdio
+//! starts its background work then).
 
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::Tool;
-use tokio::sync::OnceCell;
+use tokio::sync::{Notify, OnceCell};
 
 use super::QsServer;
 use crate::config::Config;
@@ -19,6 +21,8 @@ pub struct Routes {
     router: Arc<OnceCell<ToolRouter<QsServer>>>,
     /// What a router still to build is built for.
     config: Arc<Config>,
+    /// Signalled (once, a stored permit) when a `tools/list` has been answered.
+    listed: Arc<Notify>,
 }
 
 impl Routes {
@@ -28,6 +32,7 @@ impl Routes {
             list: Arc::new(router.list_all()),
             router: Arc::new(OnceCell::new_with(Some(router))),
             config: Arc::new(cfg.clone()),
+            listed: Arc::new(Notify::new()),
         }
     }
 
@@ -37,6 +42,7 @@ impl Routes {
             list: Arc::new(crate::tools::listing::listing(cfg)),
             router: Arc::new(OnceCell::new()),
             config: Arc::new(cfg.clone()),
+            listed: Arc::new(Notify::new()),
         }
     }
 
@@ -73,5 +79,15 @@ impl Routes {
         tokio::spawn(async move {
             me.router().await;
         });
+    }
+
+    /// Records that a `tools/list` was answered.
+    pub fn note_listed(&self) {
+        self.listed.notify_one();
+    }
+
+    /// Returns once a `tools/list` has been answered (at once if one was before).
+    pub async fn first_listed(&self) {
+        self.listed.notified().await;
     }
 }
