@@ -115,21 +115,25 @@ fn the_one_pass_read_agrees_with_sql_aggregates() {
             "{a:?}: {} points",
             r.points.len()
         );
-        let mut st = c
-            .prepare(&format!(
-                "SELECT ts / ?3 AS k, {expr} {w} GROUP BY k ORDER BY k"
-            ))
-            .unwrap();
-        let want: Vec<(i64, f64)> = st
-            .query_map(params![from, to, b], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!(r.points.len(), want.len(), "{a:?}");
-        for (p, (k, v)) in r.points.iter().zip(want) {
-            assert_eq!(p.t.timestamp_millis(), k * b, "{a:?}");
-            assert!((p.v - v).abs() < 1e-9, "{a:?}: {} vs {v}", p.v);
-        }
+        let sql = format!("SELECT ts / ?3 AS k, {expr} {w} GROUP BY k ORDER BY k");
+        same_buckets(&c, &r, &sql, (from, to), a);
+    }
+}
+
+/// The read's curve is what `sql` (bucket key, value; ?1..?2 the range, ?3 the width)
+/// returns over the same rows.
+fn same_buckets(c: &Connection, r: &MetricSeries, sql: &str, (lo, hi): (i64, i64), a: Aggregation) {
+    let b = r.bucket_seconds * 1000;
+    let mut st = c.prepare(sql).unwrap();
+    let want: Vec<(i64, f64)> = st
+        .query_map(params![lo, hi, b], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(r.points.len(), want.len(), "{a:?}");
+    for (p, (k, v)) in r.points.iter().zip(want) {
+        assert_eq!(p.t.timestamp_millis(), k * b, "{a:?}");
+        assert!((p.v - v).abs() < 1e-9, "{a:?}: {} vs {v}", p.v);
     }
 }
 
@@ -180,20 +184,7 @@ fn the_rollup_read_agrees_with_sql_over_the_minutes() {
         let r = query_series(&c, &mq(from, to, 50, a));
         let b = r.bucket_seconds * 1000;
         assert!(b % 60_000 == 0 && r.points.len() <= 50, "{a:?}");
-        let mut st = c
-            .prepare(&format!(
-                "SELECT minute / ?3 AS k, {expr} {w} GROUP BY k ORDER BY k"
-            ))
-            .unwrap();
-        let want: Vec<(i64, f64)> = st
-            .query_map(params![lo, to, b], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!(r.points.len(), want.len(), "{a:?}");
-        for (p, (k, v)) in r.points.iter().zip(want) {
-            assert_eq!(p.t.timestamp_millis(), k * b, "{a:?}");
-            assert!((p.v - v).abs() < 1e-9, "{a:?}: {} vs {v}", p.v);
-        }
+        let sql = format!("SELECT minute / ?3 AS k, {expr} {w} GROUP BY k ORDER BY k");
+        same_buckets(&c, &r, &sql, (lo, to), a);
     }
 }
