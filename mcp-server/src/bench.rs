@@ -82,7 +82,7 @@ pub async fn run(o: BenchOpts) -> Result<Report, String> {
     r.tools_list =
         json!({"tools": d.list().len(), "bytes": list.len(), "approx_tokens": list.len() / 4});
 
-    // --- stdio cold start to the first tools/list reply (store opened) ---
+    // --- stdio cold start to the first tools/list reply (store configured) ---
     let runs = if o.quick { 10 } else { 30 };
     let mut cold = Vec::new();
     for _ in 0..runs {

@@ -23,8 +23,14 @@ use crate::server::QsServer;
 use crate::tasks::Tasks;
 use crate::{reaper, runner};
 
-/// When a stdio server starts its background work if no `tools/list` came first.
-const START_AT_LATEST: Duration = Duration::from_secs(1);
+/// When a stdio server starts its background work if no `tools/list` came first
+/// (`QS_START_AT_LATEST_MS` overrides it, for tests on loaded machines).
+fn start_at_latest() -> Duration {
+    std::env::var("QS_START_AT_LATEST_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(1), Duration::from_millis)
+}
 
 /// How long shutdown waits for background tasks.
 const DRAIN: Duration = Duration::from_secs(5);
@@ -66,11 +72,20 @@ pub async fn stdio(app: App) -> Result<(), String> {
     let tasks = Tasks::new(app.clone(), Arc::new(dispatcher));
     let (starter, listed, resume) = (app.clone(), tools.clone(), tasks.clone());
     app.tasks().spawn(async move {
-        tokio::select! {
+        let first = async {
+            tokio::select! {
+                _ = listed.first_listed() => {}
+                _ = tokio::time::sleep(start_at_latest()) => {}
+            }
             // Then a moment for the reply to be written and read.
-            _ = listed.first_listed() => tokio::time::sleep(Duration::from_millis(10)).await,
-            _ = tokio::time::sleep(START_AT_LATEST) => {}
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        tokio::select! {
+            _ = first => {}
             _ = starter.shutdown().cancelled() => return,
+        }
+        if starter.shutdown().is_cancelled() {
+            return;
         }
         start_background(&starter);
         listed.warm();

@@ -40,6 +40,8 @@ pub struct Tasks {
     app: App,
     calls: Arc<dyn Calls>,
     running: Mutex<HashMap<String, CancellationToken>>,
+    /// When this server began: tasks created since are its own, never resumed.
+    began: chrono::DateTime<Utc>,
 }
 
 /// Tools whose calls may run as tasks: every mutation, and the recovery check.
@@ -97,6 +99,7 @@ impl Tasks {
             app,
             calls,
             running: Mutex::new(HashMap::new()),
+            began: Utc::now(),
         })
     }
 
@@ -363,11 +366,14 @@ impl Tasks {
             return;
         };
         for mut t in open {
-            if self
-                .running
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .contains_key(&t.id)
+            // This server's own tasks are running (or finishing) here; resume only what a
+            // previous server left.
+            if t.created_at >= self.began
+                || self
+                    .running
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .contains_key(&t.id)
             {
                 continue;
             }

@@ -529,7 +529,17 @@ async fn raw_initialize_negotiates_2025_06_18() {
 async fn nothing_but_the_list_is_on_the_path_to_the_first_tools_list() {
     let store = Store::new();
     let db = store.db_file();
-    let client = connect(&store).await;
+    // Without a list the server starts its background work after 1 s; a minute here, so a
+    // slow machine cannot pass that mark before the check below.
+    let mut cmd = store.tokio_command(["stdio"]);
+    cmd.env("QS_START_AT_LATEST_MS", "60000");
+    let (transport, _stderr) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the stdio server");
+    let client = bounded("initialize", ().serve(transport))
+        .await
+        .expect("initialize handshake");
     // The store (and the reaper, runner and router behind it) waits for the first list.
     assert!(
         !db.exists(),

@@ -135,7 +135,13 @@ pub(super) async fn section(
     };
     let (mut child, url) = server(exe, spec, Some(model), &client).await?;
     // Untimed: the first search loads the model and embeds documents written without it.
-    let _ = load(&client, &url, 1, 1, fresh_similar).await;
+    let warm = |_, _| {
+        (
+            "find_similar_incidents",
+            json!({"description": "warm-up: load the model", "limit": 3}),
+        )
+    };
+    let _ = load(&client, &url, 1, 1, warm).await;
     let mut row = load(&client, &url, 10, if quick { 5 } else { 20 }, fresh_similar).await;
     row["mix"] = json!("find_similar_incidents, hybrid, every description new");
     if row["calls"] != 0 {

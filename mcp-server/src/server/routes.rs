@@ -1,7 +1,7 @@
 //! The tools a server answers with: the list `tools/list` returns, and the router that
 //! runs calls. A server for one stdio client answers its first `tools/list` from the
-//! compiled list (`tools::listing`) while the router is built on the blocking pool;
-//! the first call waits for it. Servers that share one router (HTTP) are given it built.
+//! compiled list (`tools::listing`) and builds the router afterwards on the blocking pool
+//! (`warm`), or when the first call needs it. Servers that share one router (HTTP) are given it built.
 //! Routes also tell whoever waits when the first `tools/list` has been answered (stdio
 //! starts its background work then).
 

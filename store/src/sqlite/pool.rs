@@ -28,7 +28,7 @@ pub(super) struct Inner {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     /// One permit per reader connection.
-    reader_turns: tokio::sync::Semaphore,
+    reader_turns: Arc<tokio::sync::Semaphore>,
     pub(super) series: Mutex<metrics::SeriesCache>,
     /// The sentence model for hybrid search (None: lexical only).
     pub(super) embedder: Option<Arc<Embedder>>,
@@ -82,7 +82,7 @@ impl SqliteStore {
                 path: path.to_path_buf(),
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
-                reader_turns: tokio::sync::Semaphore::new(MAX_READERS),
+                reader_turns: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
                 series: Mutex::new(metrics::SeriesCache::default()),
                 embedder,
                 vectors: Mutex::new(vectors::VecCache::default()),
@@ -115,13 +115,17 @@ impl SqliteStore {
         F: FnOnce(&Connection, &Inner) -> rusqlite::Result<T> + Send + 'static,
     {
         let inner = self.inner.clone();
-        let _turn = self
+        // The permit moves into the blocking call: a caller that gives up does not free its
+        // reader's turn while the connection is still in use.
+        let turn = self
             .inner
             .reader_turns
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|e| StoreError::Backend(format!("store closed: {e}")))?;
         run_blocking(move || {
+            let _turn = turn;
             let conn = {
                 let mut pool = inner.readers.lock().unwrap_or_else(|p| p.into_inner());
                 pool.pop()

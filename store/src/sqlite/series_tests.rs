@@ -95,6 +95,32 @@ fn the_one_pass_read_agrees_with_sql_aggregates() {
         params![from, to],
     );
     assert_eq!(s.first, Some(first));
+    // The last sample: the newest, and of samples at the same instant the last in index
+    // order (the largest value).
+    let last = sql(
+        &c,
+        &format!("SELECT value {w} ORDER BY ts DESC, value DESC LIMIT 1"),
+        params![from, to],
+    );
+    assert_eq!(s.last, Some(last));
+    let last_ts = sql(&c, &format!("SELECT max(ts) * 1.0 {w}"), params![from, to]);
+    assert_eq!(s.last_at.unwrap().timestamp_millis() as f64, last_ts);
+    // Least squares over (minutes since `from`, value), from SQL's sums.
+    let x = "((ts - ?1) / 60000.0)";
+    let sum = |e: &str| sql(&c, &format!("SELECT total({e}) {w}"), params![from, to]);
+    let want = crate::rules::slope(
+        n,
+        sum(x),
+        sum("value"),
+        sum(&format!("{x} * {x}")),
+        sum(&format!("value * {x}")),
+    )
+    .unwrap();
+    assert!(
+        (s.slope_per_min.unwrap() - want).abs() < 1e-9,
+        "{:?} vs {want}",
+        s.slope_per_min
+    );
     assert!(r.points.is_empty() && r.bucket_seconds == 0);
     assert!(r.includes_scenario_data);
     // A window that ends before the scenario stretch holds none.
@@ -118,6 +144,11 @@ fn the_one_pass_read_agrees_with_sql_aggregates() {
         let sql = format!("SELECT ts / ?3 AS k, {expr} {w} GROUP BY k ORDER BY k");
         same_buckets(&c, &r, &sql, (from, to), a);
     }
+    let r = query_series(&c, &mq(from, to, 37, Aggregation::Last));
+    let sql = "SELECT k, value FROM (SELECT ts / ?3 AS k, value,
+            row_number() OVER (PARTITION BY ts / ?3 ORDER BY ts DESC, value DESC) AS rn
+            FROM metrics WHERE series_id = 1 AND ts BETWEEN ?1 AND ?2) WHERE rn = 1 ORDER BY k";
+    same_buckets(&c, &r, sql, (from, to), Aggregation::Last);
 }
 
 /// The read's curve is what `sql` (bucket key, value; ?1..?2 the range, ?3 the width)
@@ -178,8 +209,12 @@ fn the_rollup_read_agrees_with_sql_over_the_minutes() {
     assert!(r.includes_scenario_data);
     for (a, expr) in [
         (Aggregation::Avg, "total(vsum) / sum(n)"),
+        (Aggregation::Min, "min(vmin)"),
         (Aggregation::Max, "max(vmax)"),
+        (Aggregation::Sum, "total(vsum)"),
         (Aggregation::Count, "sum(n) * 1.0"),
+        // SQLite gives the bare column of the row holding max(minute).
+        (Aggregation::Last, "vlast, max(minute)"),
     ] {
         let r = query_series(&c, &mq(from, to, 50, a));
         let b = r.bucket_seconds * 1000;

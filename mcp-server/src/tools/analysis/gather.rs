@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use futures::{StreamExt, TryStreamExt};
 use quantumstate_store::source::MetricsSource;
 use quantumstate_store::{
     Aggregation, DeploymentFilter, DynStore, Level, MetricQuery, MetricType, Point, TimeRange,
@@ -108,13 +109,14 @@ pub(crate) async fn detect(app: &App, only: Option<String>) -> ToolResult<Detect
             v
         }
     };
-    // Every service's reads at once: they wait on the store's readers, not on each other.
-    let gathered = futures::future::try_join_all(
-        services
-            .iter()
-            .map(|svc| gather(app, &store, &source, svc, now)),
-    )
-    .await?;
+    // Two services' reads at a time (one per core): they overlap, without queueing every
+    // read of the fleet ahead of other sessions' calls.
+    let (store_ref, source_ref) = (&store, &source);
+    let gathered: Vec<ServiceData> = futures::stream::iter(services.clone())
+        .map(|svc| async move { gather(app, store_ref, source_ref, &svc, now).await })
+        .buffered(2)
+        .try_collect()
+        .await?;
     let mut verdicts = Vec::new();
     let mut anomalies = Vec::new();
     for (svc, data) in services.into_iter().zip(gathered) {
