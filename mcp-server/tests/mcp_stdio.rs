@@ -35,7 +35,11 @@ type Client = RunningService<RoleClient, ()>;
 
 /// An rmcp client over `quantumstate-mcp stdio` on `store` (initialize handshake done).
 async fn connect(store: &Store) -> Client {
-    let cmd = store.tokio_command(["stdio"]);
+    connect_with(store.tokio_command(["stdio"])).await
+}
+
+/// The same over a prepared `quantumstate-mcp stdio` command.
+async fn connect_with(cmd: tokio::process::Command) -> Client {
     let (transport, _stderr) = TokioChildProcess::builder(cmd)
         .stderr(Stdio::null())
         .spawn()
@@ -533,13 +537,7 @@ async fn nothing_but_the_list_is_on_the_path_to_the_first_tools_list() {
     // slow machine cannot pass that mark before the check below.
     let mut cmd = store.tokio_command(["stdio"]);
     cmd.env("QS_START_AT_LATEST_MS", "60000");
-    let (transport, _stderr) = TokioChildProcess::builder(cmd)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the stdio server");
-    let client = bounded("initialize", ().serve(transport))
-        .await
-        .expect("initialize handshake");
+    let client = connect_with(cmd).await;
     // The store (and the reaper, runner and router behind it) waits for the first list.
     assert!(
         !db.exists(),
